@@ -1,0 +1,79 @@
+"""ganglion: build, train, package and compose conversational-AI models from plugins.
+
+Importing ``ganglion`` is cheap: it never imports torch. The public names below are
+attributes resolved on first access (PEP 562), so ``from ganglion import ModelPT`` imports
+the heavy machinery only when you ask for it.
+
+Plugin authors need only :data:`hookimpl` (see :mod:`ganglion.hookspecs`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ganglion.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute", imported on first access
+_LAZY: dict[str, str] = {
+    # plugins and registries
+    "plugins": "ganglion.plugins",
+    "get_plugin_manager": "ganglion.plugins:get_plugin_manager",
+    "registry": "ganglion.plugins:registry",
+    "register_optimizer": "ganglion.plugins:register_optimizer",
+    "register_scheduler": "ganglion.plugins:register_scheduler",
+    "register_module": "ganglion.plugins:register_module",
+    "register_model": "ganglion.plugins:register_model",
+    "register_element_type": "ganglion.plugins:register_element_type",
+    "register_loss": "ganglion.plugins:register_loss",
+    "register_artifact_handler": "ganglion.plugins:register_artifact_handler",
+    "register_config": "ganglion.plugins:register_config",
+    # errors
+    "GanglionError": "ganglion.errors:GanglionError",
+    "UnknownNameError": "ganglion.errors:UnknownNameError",
+    "DuplicateNameError": "ganglion.errors:DuplicateNameError",
+    "PluginLoadError": "ganglion.errors:PluginLoadError",
+    "ConfigError": "ganglion.errors:ConfigError",
+    # neural types, modules, models (heavy: torch)
+    "NeuralType": "ganglion.types:NeuralType",
+    "NeuralTypeComparisonResult": "ganglion.types:NeuralTypeComparisonResult",
+    "typecheck": "ganglion.typecheck:typecheck",
+    "NeuralModule": "ganglion.module:NeuralModule",
+    "ModelPT": "ganglion.model:ModelPT",
+    "exp_manager": "ganglion.exp_manager:exp_manager",
+}
+
+__all__ = ["__version__", "hookimpl", *_LAZY]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ganglion.errors import (  # noqa: F401
+        ConfigError,
+        DuplicateNameError,
+        GanglionError,
+        PluginLoadError,
+        UnknownNameError,
+    )
+    from ganglion.plugins import (  # noqa: F401
+        get_plugin_manager,
+        register_optimizer,
+        register_scheduler,
+        registry,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'ganglion' has no attribute {name!r}")
+    module_name, _, attr = target.partition(":")
+    value: Any = importlib.import_module(module_name)
+    if attr:
+        value = getattr(value, attr)
+    globals()[name] = value  # cache: the next access is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

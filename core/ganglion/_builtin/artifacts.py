@@ -1,0 +1,9 @@
+"""Built-in plugin: archive artifact handlers for plain files and directories."""
+
+from ganglion.hookspecs import hookimpl
+
+
+@hookimpl
+def register_artifact_handlers(register):
+    register("file", "ganglion.archive:FileArtifactHandler")
+    register("directory", "ganglion.archive:DirectoryArtifactHandler")

@@ -1,0 +1,15 @@
+"""Names that ganglion's own plugin distributions provide.
+
+Used only to improve the unknown-name error when that distribution is not installed
+("Unknown optimizer 'novograd'. It is provided by the 'ganglion-optim' distribution").
+Kept as plain data so the lookup imports nothing.
+"""
+
+KNOWN: dict[str, dict[str, str]] = {
+    "optimizers": {},
+    "schedulers": {},
+    "models": {},
+    "modules": {},
+    "element_types": {},
+    "losses": {},
+}

@@ -1,0 +1,169 @@
+"""The ``ganglion`` command (also ``python -m ganglion``).
+
+Sub-commands that only look at plugins (``plugins``, ``list``, ``--version``) import no torch;
+heavier ones (``train``, ``info``) import their modules only when run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ganglion.hookspecs import HOOK_KINDS
+
+KIND_NAMES = [kind.replace("_", "-") for kind in HOOK_KINDS.values()]
+
+#: Heavy sub-commands: name -> (module, help). The module has ``add_arguments(parser)`` and
+#: ``run(args) -> int``; it is imported only when its command runs (or its --help is asked).
+_LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("ganglion.train", "compose a config with Hydra and train a model"),
+    "info": ("ganglion.info", "describe a .ganglion model archive"),
+}
+
+
+def _versions_text() -> str:
+    from ganglion import __version__
+    from ganglion.plugins import get_plugin_manager
+
+    manager = get_plugin_manager()
+    lines = [f"ganglion {__version__}"]
+    seen = set()
+    for info in sorted(
+        [*manager.plugins.values(), *manager.failed_plugins.values()], key=lambda i: i.name
+    ):
+        if info.builtin or (info.distribution, info.version) in seen:
+            continue
+        seen.add((info.distribution, info.version))
+        state = " (failed to load)" if info.failed else ""
+        lines.append(f"{info.distribution or info.name} {info.version or '?'}{state}")
+    return "\n".join(lines)
+
+
+class _VersionAction(argparse.Action):
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the versions of the core "
+                         "and of every installed plugin, then exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[override]
+        print(_versions_text())
+        parser.exit()
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows
+    )
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from ganglion.plugins import get_plugin_manager
+
+    description = get_plugin_manager().describe(include_builtins=args.all)
+    if args.json:
+        print(json.dumps(description, indent=2, sort_keys=True))
+        return 0
+    plugins = description["plugins"]
+    if plugins:
+        kinds = list(HOOK_KINDS.values())
+        header = ["PLUGIN", "DISTRIBUTION", "VERSION", *(k.replace("_", "-") for k in kinds)]
+        rows = [header]
+        for p in plugins:
+            counts = [str(p["registers"].get(k, {}).get("count", "-")) for k in kinds]
+            rows.append([p["name"], p["distribution"] or "-", p["version"] or "-", *counts])
+        print(_table(rows))
+        print()
+        for p in plugins:
+            print(f"{p['name']} ({p['entry_point']}):")
+            for kind, what in p["registers"].items():
+                print(f"  {kind.replace('_', '-')}: {', '.join(what['names'])}")
+    else:
+        print("No plugins installed." + ("" if args.all else " (--all shows the core's built-ins)"))
+    if description["failed"]:
+        print()
+        print("Failed plugins (their names are unavailable until fixed):")
+        for p in description["failed"]:
+            dist = f" {p['distribution']} {p['version']}" if p["distribution"] else ""
+            print(f"  {p['name']}{dist} ({p['entry_point']}): {p['error']}")
+    if description["disabled"]:
+        print()
+        names = ", ".join(p["name"] for p in description["disabled"])
+        print(f"Disabled by GANGLION_PLUGINS / GANGLION_DISABLE_PLUGINS: {names}")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from ganglion.plugins import get_plugin_manager
+
+    manager = get_plugin_manager()
+    kind = args.kind.replace("-", "_")
+    registry = manager.registry(kind)
+    entries = list(registry)
+    if args.json:
+        print(json.dumps([e.as_dict() for e in entries], indent=2, sort_keys=True))
+        return 0
+    if not entries:
+        print(f"No {args.kind} registered.")
+        return 0
+    rows = [["NAME", "PROVIDER", "TARGET"]]
+    rows += [[e.name, str(e.provider), e.target_path] for e in entries]
+    print(_table(rows))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ganglion",
+        description="Build, train, package and compose conversational-AI models from plugins.",
+    )
+    parser.add_argument("--version", action=_VersionAction)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("plugins", help="list installed plugins and what each registers")
+    p.add_argument("--json", action="store_true", help="print stable, sorted JSON")
+    p.add_argument("--all", action="store_true", help="include the core's built-ins")
+    p.set_defaults(func=_cmd_plugins)
+
+    p = sub.add_parser("list", help="list the registered names of one kind with their provider")
+    p.add_argument("kind", choices=KIND_NAMES, metavar="KIND", help=", ".join(KIND_NAMES))
+    p.add_argument("--json", action="store_true", help="print stable, sorted JSON")
+    p.set_defaults(func=_cmd_list)
+
+    for name, (module, help_text) in _LAZY_COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(lazy_module=module, lazy_name=name)
+    return parser
+
+
+def _run_lazy(args: argparse.Namespace) -> int:
+    module = importlib.import_module(args.lazy_module)
+    parser = argparse.ArgumentParser(prog=f"ganglion {args.lazy_name}")
+    module.add_arguments(parser)
+    return int(module.run(parser.parse_args(args.rest)) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ganglion`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "lazy_module", None):
+        return _run_lazy(args)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    from ganglion.errors import GanglionError
+
+    try:
+        return int(args.func(args) or 0)
+    except GanglionError as exc:
+        print(f"ganglion: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

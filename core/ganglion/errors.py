@@ -1,0 +1,54 @@
+"""Exceptions raised by ganglion.
+
+Every error says what was wrong, where (file, key, port, plugin) and, where it can,
+what would fix it. They all derive from :class:`GanglionError` so callers can catch
+the whole family at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class GanglionError(Exception):
+    """Base class of every error ganglion raises on purpose."""
+
+
+class RegistryError(GanglionError, LookupError):
+    """A registry lookup or registration failed."""
+
+
+class UnknownNameError(RegistryError, KeyError):
+    """A name was looked up that no plugin registered."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class DuplicateNameError(RegistryError):
+    """Two providers registered the same name for the same kind."""
+
+
+class PluginLoadError(GanglionError):
+    """A plugin failed to load; raised only when something of that plugin is used."""
+
+
+class ConfigError(GanglionError, ValueError):
+    """A configuration value is missing, misspelled or of the wrong type."""
+
+
+def close_matches(name: str, known: Iterable[str], n: int = 3) -> list[str]:
+    """Names in ``known`` that look like ``name`` (case-insensitive), best first."""
+    known = list(known)
+    lowered = {k.lower(): k for k in known}
+    hits = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)
+    return [lowered[h] for h in hits]
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """A ``" Did you mean 'x'?"`` sentence, or an empty string when nothing is close."""
+    hits = close_matches(name, known)
+    if not hits:
+        return ""
+    return " Did you mean " + " or ".join(repr(h) for h in hits) + "?"

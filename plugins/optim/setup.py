@@ -1,0 +1,18 @@
+"""Adds the dependency on the core (and sibling plugins) to ganglion-optim's metadata."""
+
+import sys
+from pathlib import Path
+
+from setuptools import setup
+
+EXTRA: list[str] = []
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+try:  # inside the monorepo: depend on this checkout's core
+    from _monorepo import requirements
+except ImportError:  # an unpacked sdist: plain version ranges
+    install_requires = ["ganglion>=0.1,<0.2"] + EXTRA
+else:
+    install_requires = requirements(Path(__file__), EXTRA)
+
+setup(install_requires=install_requires)
