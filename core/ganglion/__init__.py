@@ -21,7 +21,7 @@ _LAZY: dict[str, str] = {
     # plugins and registries
     "plugins": "ganglion.plugins",
     "get_plugin_manager": "ganglion.plugins:get_plugin_manager",
-    "registry": "ganglion.plugins:registry",
+    "get_registry": "ganglion.plugins:registry",
     "register_optimizer": "ganglion.plugins:register_optimizer",
     "register_scheduler": "ganglion.plugins:register_scheduler",
     "register_module": "ganglion.plugins:register_module",
@@ -59,7 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
         get_plugin_manager,
         register_optimizer,
         register_scheduler,
-        registry,
+        registry as get_registry,
     )
 
 

@@ -6,8 +6,22 @@ Kept as plain data so the lookup imports nothing.
 """
 
 KNOWN: dict[str, dict[str, str]] = {
-    "optimizers": {},
-    "schedulers": {},
+    "optimizers": {name: "ganglion-optim" for name in ("novograd", "lamb", "lion")},
+    "schedulers": {
+        name: "ganglion-optim"
+        for name in (
+            "WarmupPolicy",
+            "WarmupHoldPolicy",
+            "SquareAnnealing",
+            "CosineAnnealing",
+            "NoamAnnealing",
+            "WarmupAnnealing",
+            "InverseSquareRootAnnealing",
+            "SquareRootAnnealing",
+            "PolynomialDecayAnnealing",
+            "PolynomialHoldDecayAnnealing",
+        )
+    },
     "models": {},
     "modules": {},
     "element_types": {},

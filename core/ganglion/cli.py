@@ -89,6 +89,11 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         for p in description["failed"]:
             dist = f" {p['distribution']} {p['version']}" if p["distribution"] else ""
             print(f"  {p['name']}{dist} ({p['entry_point']}): {p['error']}")
+    if description["conflicts"]:
+        print()
+        print("Conflicting names (unusable until one provider is removed or disabled):")
+        for c in description["conflicts"]:
+            print(f"  {c['kind'].replace('_', '-')} {c['name']!r}: {c['error']}")
     if description["disabled"]:
         print()
         names = ", ".join(p["name"] for p in description["disabled"])

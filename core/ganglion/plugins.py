@@ -178,7 +178,8 @@ class PluginManager:
         return info
 
     def _record_failure(self, info: PluginInfo, exc: BaseException) -> None:
-        info.error = f"{type(exc).__name__}: {exc}".strip()
+        message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        info.error = f"{type(exc).__name__}: {message}"
         info.error_detail = "".join(traceback.format_exception(exc))
         self._failed[info.name] = info
         self.plugins.pop(info.name, None)
@@ -341,7 +342,12 @@ class PluginManager:
             {"name": info.name, "distribution": info.distribution, "version": info.version}
             for info in sorted(self.disabled_plugins.values(), key=lambda i: i.name)
         ]
-        return {"plugins": plugins, "failed": failed, "disabled": disabled}
+        conflicts = [
+            {"kind": kind, "name": name, "error": str(error)}
+            for kind, registry in registries.items()
+            for name, error in sorted(registry.conflicts().items())
+        ]
+        return {"plugins": plugins, "failed": failed, "disabled": disabled, "conflicts": conflicts}
 
 
 # -- the current manager ------------------------------------------------------------------

@@ -197,6 +197,10 @@ class Registry:
         """Make every later use of ``name`` raise ``error`` (a clash between plugins)."""
         self._poisoned[name] = error
 
+    def conflicts(self) -> dict[str, Exception]:
+        """Names registered by two plugins while loading, with the error their use raises."""
+        return dict(self._poisoned)
+
     def remove(self, name: str) -> None:
         self._entries.pop(name, None)
 

@@ -1,0 +1,103 @@
+"""The `ganglion` command: listings, versions, and staying light (no torch import)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ganglion import __version__
+from ganglion.cli import main
+
+
+def ganglion(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "ganglion", *args],
+        capture_output=True, text=True, check=True, env=env,
+    ).stdout
+
+
+def test_plugins_all_shows_core_builtins_with_counts_and_names(capsys):
+    assert main(["plugins", "--all"]) == 0
+    out = capsys.readouterr().out
+    header = out.splitlines()[0].split()
+    assert header[:3] == ["PLUGIN", "DISTRIBUTION", "VERSION"] and "optimizers" in header
+    row = next(line.split() for line in out.splitlines() if line.startswith("ganglion.optim "))
+    assert row[1:3] == ["ganglion", __version__]
+    assert row[3 + header[3:].index("optimizers")] == "8"
+    assert "optimizers: adadelta, adagrad, adam, adamax, adamw, rmsprop, rprop, sgd" in out
+
+
+def test_plugins_json_is_stable_and_sorted(capsys):
+    main(["plugins", "--json", "--all"])
+    first = capsys.readouterr().out
+    main(["plugins", "--json", "--all"])
+    assert capsys.readouterr().out == first
+    data = json.loads(first)
+    assert list(data) == sorted(data)
+    builtin = next(p for p in data["plugins"] if p["name"] == "ganglion.optim")
+    assert builtin["registers"]["schedulers"]["names"] == [
+        "CyclicLR", "ExponentialLR", "ReduceLROnPlateau", "StepLR",
+    ]
+
+
+def test_plugins_without_all_hides_builtins(capsys):
+    main(["plugins", "--json"])
+    assert not any(p["builtin"] for p in json.loads(capsys.readouterr().out)["plugins"])
+
+
+def test_list_kind_shows_each_name_with_its_provider(capsys):
+    main(["list", "optimizers"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["NAME", "PROVIDER", "TARGET"]
+    adam = next(line for line in lines if line.startswith("adam "))
+    assert f"ganglion {__version__}" in adam and "torch.optim:Adam" in adam
+    main(["list", "element-types", "--json"])
+    entries = json.loads(capsys.readouterr().out)
+    logits = next(e for e in entries if e["name"] == "LogitsType")
+    assert logits["provider"]["distribution"] == "ganglion"
+
+
+def test_list_rejects_an_unknown_kind(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["list", "optimisers"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'optimisers'" in capsys.readouterr().err
+
+
+def test_version_lists_core_and_plugins():
+    out = ganglion("--version")
+    assert out.splitlines()[0] == f"ganglion {__version__}"
+
+
+def test_python_dash_m_matches_the_console_script():
+    import shutil
+
+    script = shutil.which("ganglion", path=str(__import__("pathlib").Path(sys.executable).parent))
+    assert script, "the ganglion console script is not installed next to this python"
+    via_script = subprocess.run(
+        [script, "plugins", "--json", "--all"], capture_output=True, text=True, check=True
+    ).stdout
+    assert via_script == ganglion("plugins", "--json", "--all")
+
+
+@pytest.mark.parametrize("args", [["plugins", "--all"], ["list", "optimizers"], ["--version"]])
+def test_listing_commands_never_import_torch(args):
+    """`python -X importtime` records every module imported; torch must not be among them."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "ganglion", *args],
+        capture_output=True, text=True, check=True,
+    )
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "ganglion.cli" in imported  # the trace really covers the command
+    heavy = {m for m in imported if m.split(".")[0] in {"torch", "numpy", "omegaconf", "hydra"}}
+    assert heavy == set()
+
+
+def test_import_ganglion_does_not_import_torch():
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import ganglion"],
+        capture_output=True, text=True, check=True,
+    )
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "ganglion" in imported and "torch" not in imported

@@ -1,0 +1,84 @@
+"""Registries: providers, lazy targets, conflicts and unknown names."""
+
+import sys
+
+import pytest
+
+from ganglion.errors import DuplicateNameError, PluginLoadError, UnknownNameError
+from ganglion.registry import Provider, Registry
+
+OPTIM = Provider("optim", "ganglion-optim", "0.1.0")
+LION = Provider("lion", "ganglion-lion", "0.2.0")
+
+
+def test_entry_records_name_target_provider_and_metadata():
+    reg = Registry("optimizers")
+    entry = reg.add("lion", "collections:OrderedDict", LION, params="x:Y", paper="2023")
+    assert (entry.name, entry.target, entry.provider) == ("lion", "collections:OrderedDict", LION)
+    assert entry.metadata == {"params": "x:Y", "paper": "2023"}
+    assert reg.get("lion") is entry
+
+
+def test_lazy_target_is_imported_only_on_first_load(monkeypatch):
+    monkeypatch.delitem(sys.modules, "fractions", raising=False)
+    reg = Registry("optimizers")
+    entry = reg.add("frac", "fractions:Fraction", OPTIM)
+    assert "fractions" not in sys.modules
+    cls = entry.load()
+    assert cls.__name__ == "Fraction" and "fractions" in sys.modules
+    assert reg.resolve("frac") is cls
+
+
+def test_same_name_from_two_providers_names_both():
+    reg = Registry("optimizers")
+    reg.add("lion", "collections:OrderedDict", OPTIM)
+    with pytest.raises(DuplicateNameError) as err:
+        reg.add("lion", "collections:Counter", LION)
+    msg = str(err.value)
+    assert "optimizer 'lion' is registered by both" in msg
+    assert "ganglion-optim 0.1.0" in msg and "ganglion-lion 0.2.0" in msg
+    assert reg.resolve("lion").__name__ == "OrderedDict"
+
+
+def test_override_replaces_on_purpose():
+    reg = Registry("optimizers")
+    reg.add("lion", "collections:OrderedDict", OPTIM)
+    reg.add("lion", "collections:Counter", LION, override=True)
+    assert reg.get("lion").provider == LION
+
+
+def test_unknown_name_lists_close_matches_key_and_known_names():
+    reg = Registry("optimizers")
+    for name in ("adam", "adamw", "sgd", "novograd"):
+        reg.add(name, "collections:OrderedDict", OPTIM)
+    with pytest.raises(UnknownNameError) as err:
+        reg.get("adamx", key="model.optim.name")
+    assert str(err.value) == (
+        "Unknown optimizer 'adamx' (model.optim.name). Did you mean 'adam' or 'adamw'? "
+        "Known: adam, adamw, novograd, sgd."
+    )
+
+
+def test_target_that_fails_to_import_names_entry_provider_and_cause():
+    reg = Registry("modules")
+    reg.add("Ghost", "ganglion_no_such_module:Ghost", LION)
+    with pytest.raises(PluginLoadError) as err:
+        reg.resolve("Ghost")
+    msg = str(err.value)
+    assert "module 'Ghost'" in msg and "ganglion-lion 0.2.0" in msg
+    assert "No module named 'ganglion_no_such_module'" in msg
+
+
+def test_malformed_lazy_target_is_rejected_at_registration():
+    with pytest.raises(ValueError, match="must look like 'package.module:attribute'"):
+        Registry("modules").add("X", "just_a_module", LION)
+
+
+def test_find_by_target_matches_object_or_path():
+    from collections import OrderedDict
+
+    reg = Registry("optimizers")
+    reg.add("od", "collections:OrderedDict", OPTIM)
+    assert reg.find_by_target(OrderedDict).name == "od"
+    assert reg.find_by_target("collections:OrderedDict").name == "od"
+    assert reg.find_by_target(dict) is None

@@ -1,0 +1,1 @@
+"""Deliberately broken plugins (one per way a plugin can break)."""

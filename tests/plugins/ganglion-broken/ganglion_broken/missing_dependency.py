@@ -1,0 +1,3 @@
+"""Imports a package that is not installed."""
+
+import ganglion_nonexistent_dependency  # noqa: F401
