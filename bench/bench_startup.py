@@ -41,7 +41,7 @@ def main() -> None:
         commands["import torch"] = [sys.executable, "-c", "import torch"]
 
     times: dict[str, list[float]] = {name: [] for name in commands}
-    for name, cmd in commands.items():  # warm the file cache once
+    for cmd in commands.values():  # warm the file cache once
         subprocess.run(cmd, check=True, capture_output=True)
     for _ in range(args.runs):
         for name, cmd in commands.items():

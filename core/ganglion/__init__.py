@@ -59,7 +59,9 @@ if TYPE_CHECKING:  # pragma: no cover
         get_plugin_manager,
         register_optimizer,
         register_scheduler,
-        registry as get_registry,
+    )
+    from ganglion.plugins import (
+        registry as get_registry,  # noqa: F401
     )
 
 
@@ -77,3 +79,21 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(type(importlib)):  # type: ignore[misc]  (types.ModuleType, without an import)
+    """The ``ganglion`` module's class: public names that share a submodule's name
+    (``typecheck``, ``exp_manager``) keep naming the public object. Without this, importing
+    the submodule (``from ganglion.typecheck import ...``) would rebind ``ganglion.typecheck``
+    to the module, and ``from ganglion import typecheck`` would depend on import order."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        target = _LAZY.get(name, "")
+        if isinstance(value, type(importlib)) and target.startswith(f"{value.__name__}:"):
+            return  # the import system binding the submodule: keep the lazy public name
+        super().__setattr__(name, value)
+
+
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__].__class__ = _Package

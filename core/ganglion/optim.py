@@ -235,7 +235,14 @@ def build_scheduler(
     if steps is None:
         steps = max_steps
     if "max_steps" in spec.fields:
-        given["max_steps"] = steps
+        if steps is not None:
+            given["max_steps"] = steps
+        elif spec.fields["max_steps"] == MISSING:
+            raise ConfigError(
+                f"{key}.max_steps is required by {what}: set it, or leave it null and let the "
+                "model compute it from the trainer (max_epochs/max_steps, "
+                "accumulate_grad_batches, devices) and the size of the training data"
+            )
     elif steps is not None:
         _check_int(steps, f"{key}.max_steps", minimum=1)
     options = spec.resolve(given, key=key, what=what)

@@ -24,16 +24,13 @@ from omegaconf import MISSING
 
 __all__ = [
     "AdadeltaParams",
-    "AdafactorParams",
     "AdagradParams",
     "AdamParams",
     "AdamWParams",
     "AdamaxParams",
     "CyclicLRParams",
     "ExponentialLRParams",
-    "NAdamParams",
     "OptimizerParams",
-    "RAdamParams",
     "RMSpropParams",
     "ReduceLROnPlateauParams",
     "RpropParams",
@@ -161,51 +158,6 @@ class RpropParams(OptimizerParams):
     foreach: bool | None = None
     capturable: bool = False
     differentiable: bool = False
-
-
-@dataclass
-class NAdamParams(OptimizerParams):
-    """``torch.optim.NAdam`` (name ``nadam``): Adam with Nesterov momentum."""
-
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-08
-    weight_decay: float = 0.0
-    momentum_decay: float = 0.004
-    decoupled_weight_decay: bool = False
-    maximize: bool = False
-    foreach: bool | None = None
-    capturable: bool = False
-    differentiable: bool = False
-
-
-@dataclass
-class RAdamParams(OptimizerParams):
-    """``torch.optim.RAdam`` (name ``radam``): Adam with a rectified warm start."""
-
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-08
-    weight_decay: float = 0.0
-    decoupled_weight_decay: bool = False
-    maximize: bool = False
-    foreach: bool | None = None
-    capturable: bool = False
-    differentiable: bool = False
-
-
-@dataclass
-class AdafactorParams(OptimizerParams):
-    """``torch.optim.Adafactor`` (name ``adafactor``, torch >= 2.5): factored second moments.
-
-    ``eps`` is (regulariser of the second moment, relative step floor); its first value
-    ``None`` lets torch pick one from the dtype.
-    """
-
-    beta2_decay: float = -0.8
-    eps: tuple[float | None, float] = (None, 0.001)
-    d: float = 1.0
-    weight_decay: float = 0.0
-    maximize: bool = False
-    foreach: bool | None = None
 
 
 # -- schedulers ----------------------------------------------------------------------------------

@@ -22,10 +22,14 @@ def test_plugins_all_shows_core_builtins_with_counts_and_names(capsys):
     out = capsys.readouterr().out
     header = out.splitlines()[0].split()
     assert header[:3] == ["PLUGIN", "DISTRIBUTION", "VERSION"] and "optimizers" in header
+    from ganglion.plugins import get_plugin_manager
+
+    builtin = get_plugin_manager().registry("optimizers").by_provider("ganglion.optim")
+    assert {"adam", "adamw", "sgd", "rmsprop"} <= set(builtin)
     row = next(line.split() for line in out.splitlines() if line.startswith("ganglion.optim "))
     assert row[1:3] == ["ganglion", __version__]
-    assert row[3 + header[3:].index("optimizers")] == "8"
-    assert "optimizers: adadelta, adagrad, adam, adamax, adamw, rmsprop, rprop, sgd" in out
+    assert row[3 + header[3:].index("optimizers")] == str(len(builtin))
+    assert "optimizers: " + ", ".join(builtin) in out
 
 
 def test_plugins_json_is_stable_and_sorted(capsys):
@@ -36,9 +40,9 @@ def test_plugins_json_is_stable_and_sorted(capsys):
     data = json.loads(first)
     assert list(data) == sorted(data)
     builtin = next(p for p in data["plugins"] if p["name"] == "ganglion.optim")
-    assert builtin["registers"]["schedulers"]["names"] == [
-        "CyclicLR", "ExponentialLR", "ReduceLROnPlateau", "StepLR",
-    ]
+    assert {"CyclicLR", "ExponentialLR", "ReduceLROnPlateau", "StepLR"} <= set(
+        builtin["registers"]["schedulers"]["names"]
+    )
 
 
 def test_plugins_without_all_hides_builtins(capsys):

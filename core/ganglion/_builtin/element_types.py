@@ -2,18 +2,20 @@
 
 from ganglion.hookspecs import hookimpl
 
+# names only (no import of ganglion.types here): each is "ganglion.types.elements:<name>"
 _CORE_ELEMENT_TYPES = (
     "ElementType",
     "VoidType",
     "ChannelType",
+    "EncodedRepresentation",
+    "EmbeddedType",
     "LogitsType",
     "LogprobsType",
     "ProbsType",
     "LabelsType",
+    "PredictionsType",
     "LengthsType",
     "LossType",
-    "EmbeddedType",
-    "EncodedRepresentation",
     "IndexType",
     "MaskType",
 )

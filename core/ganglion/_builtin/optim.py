@@ -17,9 +17,6 @@ _TORCH_OPTIMIZERS = {
     "adagrad": "Adagrad",
     "rmsprop": "RMSprop",
     "rprop": "Rprop",
-    "nadam": "NAdam",
-    "radam": "RAdam",
-    "adafactor": "Adafactor",
 }
 
 _TORCH_SCHEDULERS = ("StepLR", "ExponentialLR", "ReduceLROnPlateau", "CyclicLR")

@@ -1,0 +1,503 @@
+"""``@typecheck()``: check a method's inputs and outputs against declared neural types.
+
+Put it on ``forward`` (or any method) of an object that declares ``input_types`` and/or
+``output_types`` — a :class:`~ganglion.module.NeuralModule`, a loss, a dataset's
+``collate_fn``::
+
+    class Encoder(NeuralModule):
+        @property
+        def input_types(self):
+            return {"audio_signal": NeuralType(("B", "D", "T"), SpectrogramType()),
+                    "length": NeuralType(("B",), LengthsType())}
+
+        @property
+        def output_types(self):
+            return {"outputs": NeuralType(("B", "D", "T"), AcousticEncodedRepresentation()),
+                    "encoded_lengths": NeuralType(("B",), LengthsType())}
+
+        @typecheck()
+        def forward(self, audio_signal, length):
+            ...
+
+What it does on each call:
+
+* inputs, passed by position or by keyword: a tensor that carries a type (the output of
+  another typed module) is compared with the port's type with the full semantics of
+  :meth:`NeuralType.compare`; a tensor with no type is checked on its rank and on the sizes
+  the port declares; ``None`` is accepted for optional ports only; lists are checked item by
+  item for list ports; other values are not checked;
+* outputs: checked on rank and declared sizes, and each output tensor (lists included)
+  gets the port's type as ``tensor.neural_type``. A tensor that already carries a type the
+  port accepts keeps it (it is the more precise one; a module returning its input unchanged
+  must not rewrite its caller's tensor).
+
+An error is a :class:`~ganglion.types.NeuralTypeError` naming the class and method, the
+port, the expected and the given type, the comparison result and the reason.
+
+Cost: the ports are read once per object and turned into a plan (call :meth:`typecheck.reset`
+after changing what ``input_types``/``output_types`` return); each call then does a rank
+check, a cached comparison for typed tensors and one attribute store per output.
+
+Under ``torch.compile`` and ``torch.export`` (and so ONNX export) nothing is checked and
+nothing is recorded: the traced graph is the plain module's. Turn checks off with
+``with typecheck.disable_checks():`` or for the whole process with ``GANGLION_TYPECHECK=0``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+import torch
+from torch.compiler import is_compiling as _is_compiling
+
+from ganglion.types.axes import AxisType
+from ganglion.types.comparison import NeuralTypeComparisonResult as R
+from ganglion.types.errors import NeuralTypeError
+from ganglion.types.neural_type import NeuralType
+from ganglion.types.parsing import format_port_type, parse_port_type
+from ganglion.types.ports import split_port_type
+
+__all__ = ["ENV_SWITCH", "typecheck"]
+
+#: Environment variable: ``0`` / ``false`` / ``no`` / ``off`` turns every check off.
+ENV_SWITCH = "GANGLION_TYPECHECK"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_Tensor = torch.Tensor
+_SAME = R.SAME
+_GREATER = R.GREATER
+_PLAN_PREFIX = "_typecheck_plan:"
+
+
+def enabled_from_env(environ: Mapping[str, str]) -> bool:
+    """Whether ``environ`` leaves checks on (anything but 0/false/no/off, or unset)."""
+    value = environ.get(ENV_SWITCH, "1").strip().lower()
+    return value not in ("0", "false", "no", "off")
+
+
+class _State:
+    # a class attribute: as cheap to read as a global, and one place to flip
+    enabled: bool = enabled_from_env(os.environ)
+
+
+# -- the plan: ports turned into what the per-call checks need ---------------------------------
+class _Port:
+    """One port, precomputed for the hot path."""
+
+    __slots__ = ("name", "type", "semantic", "depth", "rank", "sizes", "optional", "position",
+                 "item", "spec")
+
+    def __init__(self, name: str, spec: Any, owner: str, direction: str) -> None:
+        depth, leaf = split_port_type(spec, where=f"{owner}: {direction} port '{name}'")
+        self.name = name
+        self.spec = spec
+        self.type = leaf
+        self.depth = depth
+        self.rank = leaf.rank
+        self.sizes = leaf.sizes
+        self.optional = leaf.optional
+        self.position: int | None = None
+        # with enforced sizes, a typed tensor's semantics are compared without them and the
+        # sizes are checked on the tensor itself (its type may not record them)
+        self.semantic = (
+            leaf
+            if not leaf.sizes
+            else NeuralType(
+                tuple(AxisType(ax.kind) for ax in leaf.axes or ()), leaf.elements_type,
+                leaf.optional,
+            )
+        )
+        # the port of one item of a list port
+        self.item: _Port | None = None
+        if depth:
+            inner = spec[0]
+            self.item = _Port(name, inner, owner, direction)
+
+
+class _Plan:
+    __slots__ = ("owner", "positional", "by_name", "required", "n_positional_required",
+                 "kwonly_required", "inputs", "outputs", "n_outputs_required")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # plans hold no state worth saving: a pickled or deep-copied object rebuilds its own
+        return (_no_plan, ())
+
+
+def _no_plan() -> None:
+    return None
+
+
+def _normalize_ports(types: Any, owner: str, direction: str) -> dict[str, Any] | None:
+    if types is None:
+        return None
+    if not isinstance(types, Mapping):
+        raise NeuralTypeError(
+            f"{owner}: {direction}_types must be a mapping of port name -> NeuralType, "
+            f"got {type(types).__name__}",
+            owner=owner,
+        )
+    out = {}
+    for name, spec in types.items():
+        if _leaf_is_str(spec):  # "B,T:LogitsType" or ["B,T:LogitsType"]
+            spec = parse_port_type(spec, where=f"{owner} {direction}_types.{name}")
+        out[name] = spec
+    return out
+
+
+def _leaf_is_str(spec: Any) -> bool:
+    while isinstance(spec, (list, tuple)) and len(spec) == 1:
+        spec = spec[0]
+    return isinstance(spec, str)
+
+
+def _build_plan(obj: Any, fn: Callable[..., Any], deco: typecheck) -> _Plan:
+    owner = f"{type(obj).__name__}.{fn.__name__}"
+    in_types = deco.input_types if deco.input_types is not None else getattr(
+        obj, "input_types", None
+    )
+    out_types = deco.output_types if deco.output_types is not None else getattr(
+        obj, "output_types", None
+    )
+    in_types = _normalize_ports(in_types, owner, "input")
+    out_types = _normalize_ports(out_types, owner, "output")
+    plan = _Plan()
+    plan.owner = owner
+
+    # inputs: map ports onto the method's parameters (``self`` excluded)
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    positional_names = [
+        p.name for p in params
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    keyword_names = {
+        p.name for p in params
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    }
+    var_positional = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
+    var_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    ports = {n: _Port(n, s, owner, "input") for n, s in (in_types or {}).items()}
+    positional: list[_Port | None] = [ports.get(n) for n in positional_names]
+    for position, port in enumerate(positional):
+        if port is not None:
+            port.position = position
+    for name, port in ports.items():
+        if name in positional_names or name in keyword_names:
+            continue
+        if var_positional:  # forward(self, *inputs): the rest go by position, in order
+            port.position = len(positional)
+            positional.append(port)
+        elif not var_keyword:
+            signature = ", ".join(positional_names + sorted(keyword_names - set(positional_names)))
+            raise NeuralTypeError(
+                f"{owner}: input port '{name}' is not a parameter of "
+                f"{fn.__name__}({signature}); rename the port or the parameter",
+                owner=owner,
+                port=name,
+            )
+    while positional and positional[-1] is None:
+        positional.pop()
+    plan.inputs = bool(ports)
+    plan.positional = tuple(positional)
+    plan.by_name = {
+        n: p for n, p in ports.items() if n in keyword_names or var_keyword
+    }
+    plan.required = tuple(p for p in ports.values() if not p.optional)
+    plan.n_positional_required = max(
+        (p.position + 1 for p in plan.required if p.position is not None), default=0
+    )
+    plan.kwonly_required = any(p.position is None for p in plan.required)
+
+    # outputs
+    if out_types is None:
+        plan.outputs = None
+        plan.n_outputs_required = 0
+    else:
+        outs = tuple(_Port(n, s, owner, "output") for n, s in out_types.items())
+        plan.outputs = outs
+        plan.n_outputs_required = max(
+            (i + 1 for i, p in enumerate(outs) if not p.optional), default=0
+        )
+    return plan
+
+
+# -- per-call checks -----------------------------------------------------------------------
+def _check_input(plan: _Plan, port: _Port, value: Any) -> None:
+    if isinstance(value, _Tensor):
+        if port.depth:
+            _fail_container(plan, "input", port, value)
+        rank = port.rank
+        if rank is not None and value.ndim != rank:
+            _fail_rank(plan, "input", port, value)
+        if port.sizes:
+            shape = value.shape
+            for i, size in port.sizes:
+                if shape[i] != size:
+                    _fail_size(plan, "input", port, value, i)
+        given = getattr(value, "neural_type", None)
+        if given is not None and given is not port.type:
+            expected = port.semantic
+            result = expected._results.get(given) or expected.compare(given)
+            if result is not _SAME and result is not _GREATER:
+                _fail_type(plan, port, value, given)
+    elif value is None:
+        if not port.optional:
+            _fail_none(plan, "input", port)
+    elif port.depth and isinstance(value, (list, tuple)):
+        item = port.item
+        for v in value:
+            _check_input(plan, item, v)  # type: ignore[arg-type]
+
+
+def _check_output(plan: _Plan, port: _Port, value: Any) -> None:
+    if isinstance(value, _Tensor):
+        if port.depth:
+            _fail_container(plan, "output", port, value)
+        rank = port.rank
+        if rank is not None and value.ndim != rank:
+            _fail_rank(plan, "output", port, value)
+        if port.sizes:
+            shape = value.shape
+            for i, size in port.sizes:
+                if shape[i] != size:
+                    _fail_size(plan, "output", port, value, i)
+        declared = port.type
+        given = getattr(value, "neural_type", None)
+        if given is not declared:
+            if given is not None:
+                result = declared._results.get(given) or declared.compare(given)
+                if result is _SAME or result is _GREATER:
+                    return  # keep the more precise type the tensor already has
+            value.neural_type = declared
+    elif value is None:
+        if not port.optional:
+            _fail_none(plan, "output", port)
+    elif port.depth and isinstance(value, (list, tuple)):
+        item = port.item
+        for v in value:
+            _check_output(plan, item, v)  # type: ignore[arg-type]
+
+
+def _check_inputs(plan: _Plan, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    for port, value in zip(plan.positional, args):
+        if port is not None:
+            _check_input(plan, port, value)
+    if kwargs:
+        by_name = plan.by_name
+        for name, value in kwargs.items():
+            port = by_name.get(name)
+            if port is not None:
+                _check_input(plan, port, value)
+    if len(args) < plan.n_positional_required or plan.kwonly_required:
+        for port in plan.required:
+            if port.position is not None and port.position < len(args):
+                continue
+            if port.name not in kwargs:
+                _raise(
+                    plan, "input", port, R.UNCHECKED,
+                    "it was not given; pass it, or declare the port optional "
+                    "(NeuralType(..., optional=True))",
+                    given="nothing",
+                )
+
+
+def _check_outputs(plan: _Plan, out: Any) -> None:
+    ports = plan.outputs
+    assert ports is not None
+    if len(ports) == 1:
+        port = ports[0]
+        if not port.depth and isinstance(out, (tuple, list)):
+            _raise(
+                plan, "output", port, R.CONTAINER_SIZE_MISMATCH,
+                f"the method returned a {type(out).__name__} of {len(out)} values, but "
+                f"output_types declares one port ('{port.name}')",
+                given=f"a {type(out).__name__} of {len(out)}",
+            )
+        _check_output(plan, port, out)
+        return
+    if not isinstance(out, (tuple, list)) or not (
+        plan.n_outputs_required <= len(out) <= len(ports)
+    ):
+        count = f"{len(out)} values" if isinstance(out, (tuple, list)) else "one value"
+        names = ", ".join(p.name for p in ports)
+        _raise(
+            plan, "output", ports[0], R.CONTAINER_SIZE_MISMATCH,
+            f"the method returned {count}, but output_types declares {len(ports)} ports "
+            f"({names})",
+            given=count,
+            port_label="ports",
+        )
+    for port, value in zip(ports, out):
+        _check_output(plan, port, value)
+
+
+# -- errors (slow path) --------------------------------------------------------------------
+def _describe_tensor(value: _Tensor) -> str:
+    given = getattr(value, "neural_type", None)
+    shape = tuple(value.shape)
+    if given is None:
+        return f"an untyped tensor of shape {shape}"
+    return f"{given} (shape {shape})"
+
+
+def _raise(
+    plan: _Plan,
+    direction: str,
+    port: _Port,
+    result: R,
+    reason: str,
+    *,
+    given: Any,
+    port_label: str = "port",
+) -> None:
+    expected = format_port_type(port.spec)
+    where = f"{direction} {port_label}"
+    label = f"'{port.name}'" if port_label == "port" else ""
+    message = (
+        f"{plan.owner}: {where} {label}".rstrip()
+        + f": expected {expected}, got {given}. {result.name}: {reason}"
+    )
+    raise NeuralTypeError(
+        message,
+        owner=plan.owner,
+        port=port.name,
+        expected=port.spec,
+        given=given,
+        result=result,
+        reason=reason,
+    )
+
+
+def _fail_rank(plan: _Plan, direction: str, port: _Port, value: _Tensor) -> None:
+    axes = ",".join(str(ax) for ax in port.type.axes or ())
+    reason = (
+        f"expected {port.rank} axes ({axes or '()'}), got a tensor with {value.ndim} "
+        f"(shape {tuple(value.shape)})"
+    )
+    _raise(plan, direction, port, R.INCOMPATIBLE, reason, given=_describe_tensor(value))
+
+
+def _fail_size(plan: _Plan, direction: str, port: _Port, value: _Tensor, i: int) -> None:
+    axis = (port.type.axes or ())[i]
+    reason = (
+        f"axis {i} ({axis.kind.name}): expected size {axis.size}, got {value.shape[i]} "
+        f"(shape {tuple(value.shape)})"
+    )
+    _raise(plan, direction, port, R.DIM_INCOMPATIBLE, reason, given=_describe_tensor(value))
+
+
+def _fail_type(plan: _Plan, port: _Port, value: _Tensor, given: Any) -> None:
+    if not isinstance(given, NeuralType):
+        _raise(
+            plan, "input", port, R.INCOMPATIBLE,
+            f"the tensor's neural_type attribute is {given!r}, not a NeuralType",
+            given=repr(given),
+        )
+    result, reason = port.semantic.explain(given)
+    _raise(plan, "input", port, result, reason, given=_describe_tensor(value))
+
+
+def _fail_none(plan: _Plan, direction: str, port: _Port) -> None:
+    _raise(
+        plan, direction, port, R.INCOMPATIBLE,
+        "the port is not optional; pass a value, or declare it NeuralType(..., optional=True)",
+        given="None",
+    )
+
+
+def _fail_container(plan: _Plan, direction: str, port: _Port, value: _Tensor) -> None:
+    _raise(
+        plan, direction, port, R.CONTAINER_SIZE_MISMATCH,
+        f"the port takes a list nested {port.depth} deep, got a single tensor",
+        given=_describe_tensor(value),
+    )
+
+
+# -- the decorator -------------------------------------------------------------------------
+class typecheck:  # noqa: N801  (lower case: the name NeMo users know)
+    """Decorator that checks a method's inputs and outputs against neural types.
+
+    ``@typecheck()`` reads the ports from the object's ``input_types`` / ``output_types``;
+    ``@typecheck(input_types=..., output_types=...)`` declares them on the method instead
+    (values may be NeuralTypes or their strings, ``"B,T:LogitsType"``). ``@typecheck``
+    without parentheses works too. See :mod:`ganglion.typecheck` for what is checked.
+    """
+
+    def __new__(cls, input_types: Any = None, output_types: Any = None) -> Any:
+        if callable(input_types) and not isinstance(input_types, Mapping) and (
+            output_types is None
+        ):
+            return cls()(input_types)  # used bare: @typecheck
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        input_types: Mapping[str, Any] | None = None,
+        output_types: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.input_types = input_types
+        self.output_types = output_types
+
+    def __call__(self, fn: F) -> F:
+        deco = self
+        attr = _PLAN_PREFIX + fn.__qualname__
+
+        @functools.wraps(fn)
+        def wrapper(obj: Any, *args: Any, **kwargs: Any) -> Any:
+            if not _State.enabled or _is_compiling():
+                return fn(obj, *args, **kwargs)
+            try:
+                plan = obj.__dict__.get(attr)
+                if plan is None:
+                    plan = obj.__dict__[attr] = _build_plan(obj, fn, deco)
+            except AttributeError:  # an object without __dict__: no cache, still checked
+                plan = _build_plan(obj, fn, deco)
+            if plan.inputs:
+                _check_inputs(plan, args, kwargs)
+            out = fn(obj, *args, **kwargs)
+            if plan.outputs is not None:
+                _check_outputs(plan, out)
+            return out
+
+        wrapper.__typecheck__ = deco  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    # -- switches ---------------------------------------------------------------------
+    @staticmethod
+    def is_enabled() -> bool:
+        """Whether checks run (the environment switch and :meth:`set_enabled` decide)."""
+        return _State.enabled
+
+    @staticmethod
+    def set_enabled(enabled: bool = True) -> bool:
+        """Turn checks on or off for the whole process; returns the previous setting."""
+        previous = _State.enabled
+        _State.enabled = bool(enabled)
+        return previous
+
+    #: NeMo's name for :meth:`set_enabled`.
+    set_typecheck_enabled = set_enabled
+
+    @staticmethod
+    @contextlib.contextmanager
+    def disable_checks() -> Iterator[None]:
+        """Context manager: no checks (and no types recorded) inside the ``with`` block."""
+        previous = typecheck.set_enabled(False)
+        try:
+            yield
+        finally:
+            typecheck.set_enabled(previous)
+
+    @staticmethod
+    def reset(obj: Any) -> None:
+        """Forget ``obj``'s cached ports, after changing what its ``input_types`` or
+        ``output_types`` return (they are read once per object otherwise)."""
+        state = getattr(obj, "__dict__", None)
+        if state:
+            for key in [k for k in state if isinstance(k, str) and k.startswith(_PLAN_PREFIX)]:
+                del state[key]

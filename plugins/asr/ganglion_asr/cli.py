@@ -1,0 +1,223 @@
+"""The ``ganglion-asr`` command (also ``python -m ganglion_asr``).
+
+Sub-commands:
+
+* ``synth-digits OUT`` — synthesise a spoken-digit corpus with espeak-ng;
+* ``convert FORMAT SOURCE MANIFEST`` — LibriSpeech / Common Voice / wav+txt folder to manifest;
+* ``transcribe MODEL AUDIO...`` — transcribe audio files (or a manifest) with a ``.ganglion``
+  model, printing the WER when the manifest has reference transcripts.
+
+Each sub-command imports what it needs only when it runs, so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ganglion.errors import GanglionError
+
+
+def _pair(kind: type) -> object:
+    def parse(text: str) -> tuple:
+        parts = text.replace(":", ",").split(",")
+        if len(parts) != 2:
+            raise argparse.ArgumentTypeError(f"expected LOW,HIGH, got {text!r}")
+        return (kind(parts[0]), kind(parts[1]))
+
+    return parse
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _add_synth(sub: argparse._SubParsersAction) -> None:
+    from ganglion_asr.data.synth_digits import DigitCorpusConfig
+
+    d = DigitCorpusConfig()
+    p = sub.add_parser(
+        "synth-digits",
+        help="synthesise a spoken-digit-string corpus with espeak-ng",
+        description="Synthesise 1-7 digit strings spoken as words by many espeak-ng English "
+        "voices and variants, writing 16 kHz wavs and train/validation/test manifests; "
+        "validation and test speakers are never heard in training.",
+    )
+    p.add_argument("out_dir", type=Path, help="corpus folder to write")
+    p.add_argument("--num-train", type=int, default=d.num_train)
+    p.add_argument("--num-validation", type=int, default=d.num_validation)
+    p.add_argument("--num-test", type=int, default=d.num_test)
+    p.add_argument("--min-digits", type=int, default=d.min_digits)
+    p.add_argument("--max-digits", type=int, default=d.max_digits)
+    p.add_argument("--sample-rate", type=int, default=d.sample_rate)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--voices", type=_names, default=[],
+                   help="comma-separated espeak-ng voices (default: every English voice)")
+    p.add_argument("--variants", type=lambda s: [v.strip() for v in s.split(",")], default=[],
+                   help="comma-separated variants (default: all but whisper/fast/Demonic); an "
+                   "empty item is the plain voice")
+    p.add_argument("--validation-speakers", type=float, default=d.validation_speakers,
+                   help="fraction of speakers held out for validation")
+    p.add_argument("--test-speakers", type=float, default=d.test_speakers,
+                   help="fraction of speakers held out for test")
+    p.add_argument("--holdout", choices=("speaker", "variant"), default=d.holdout,
+                   help="hold out voice+variant speakers, or whole variants")
+    p.add_argument("--speed", type=_pair(int), default=d.speed, help="words/minute LOW,HIGH")
+    p.add_argument("--pitch", type=_pair(int), default=d.pitch, help="pitch LOW,HIGH (0-99)")
+    p.add_argument("--word-gap", type=_pair(int), default=d.word_gap,
+                   help="pause between words LOW,HIGH in 10 ms units")
+    p.add_argument("--level-db", type=_pair(float), default=d.level_db,
+                   help="peak level LOW,HIGH in dBFS")
+    p.add_argument("--silence", type=_pair(float), default=d.silence,
+                   help="leading/trailing silence LOW,HIGH in seconds")
+    p.add_argument("--noise-prob", type=float, default=d.noise_prob,
+                   help="fraction of utterances with background noise (0: none)")
+    p.add_argument("--snr-db", type=_pair(float), default=d.snr_db, help="noise SNR LOW,HIGH")
+    p.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: CPUs)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing corpus")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run_synth)
+
+
+def _run_synth(args: argparse.Namespace) -> int:
+    from ganglion_asr.data.synth_digits import DigitCorpusConfig, synthesize_digit_corpus
+
+    config = DigitCorpusConfig(
+        num_train=args.num_train, num_validation=args.num_validation, num_test=args.num_test,
+        min_digits=args.min_digits, max_digits=args.max_digits, sample_rate=args.sample_rate,
+        seed=args.seed, voices=args.voices, variants=args.variants,
+        validation_speakers=args.validation_speakers, test_speakers=args.test_speakers,
+        holdout=args.holdout, speed=args.speed, pitch=args.pitch, word_gap=args.word_gap,
+        level_db=args.level_db, silence=args.silence, noise_prob=args.noise_prob,
+        snr_db=args.snr_db,
+    )
+    record = synthesize_digit_corpus(
+        args.out_dir, config, jobs=args.jobs, overwrite=args.overwrite, progress=not args.quiet
+    )
+    for split in ("train", "validation", "test"):
+        print(f"{split:>10}: {record['counts'][split]:6d} utterances, "
+              f"{record['hours'][split]:.2f} h, {len(record['speakers'][split])} speakers -> "
+              f"{args.out_dir / f'{split}_manifest.json'}")
+    return 0
+
+
+def _add_convert(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "convert",
+        help="write a manifest from a LibriSpeech, Common Voice or wav+txt folder corpus",
+        description="LibriSpeech: SOURCE is a split folder (speaker/chapter/*.flac + "
+        "*.trans.txt). common-voice: SOURCE is a TSV with path and sentence columns, audio in "
+        "clips/ beside it. folder: SOURCE holds audio files each with a same-named .txt.",
+    )
+    p.add_argument("format", choices=("librispeech", "common-voice", "folder"))
+    p.add_argument("source", type=Path)
+    p.add_argument("manifest", type=Path, help="manifest to write (JSON lines)")
+    p.add_argument("--no-normalize", action="store_true",
+                   help="keep transcripts as they are (default: lowercase, no punctuation)")
+    p.add_argument("--skip-missing", action="store_true",
+                   help="leave out utterances whose audio or transcript is missing or unreadable")
+    p.add_argument("--clips-dir", type=Path, default=None, help="common-voice: the audio folder")
+    p.set_defaults(run=_run_convert)
+
+
+def _run_convert(args: argparse.Namespace) -> int:
+    from ganglion_asr.data.convert import convert
+
+    options: dict[str, object] = {
+        "normalize": not args.no_normalize,
+        "missing": "skip" if args.skip_missing else "error",
+    }
+    if args.clips_dir is not None:
+        if args.format != "common-voice":
+            raise GanglionError("--clips-dir applies to the common-voice format only")
+        options["clips_dir"] = args.clips_dir
+    print(convert(args.format, args.source, args.manifest, **options))
+    return 0
+
+
+def _add_transcribe(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "transcribe",
+        help="transcribe audio files with a .ganglion model",
+        description="Transcribe audio files, or every utterance of a manifest (then the WER "
+        "and CER against its transcripts are printed too).",
+    )
+    p.add_argument("model", type=Path, help="a .ganglion model archive")
+    p.add_argument("audio", nargs="*", type=Path, help="audio files to transcribe")
+    p.add_argument("--manifest", type=Path, help="transcribe a manifest's utterances")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--output", type=Path, help="write JSON lines (audio_filepath, pred_text, "
+                   "and text when known) here")
+    p.add_argument("--show", type=int, default=None,
+                   help="print at most this many transcriptions (default: all)")
+    p.set_defaults(run=_run_transcribe)
+
+
+def _run_transcribe(args: argparse.Namespace) -> int:
+    if not args.audio and args.manifest is None:
+        raise GanglionError("give audio files to transcribe, or --manifest MANIFEST")
+    from ganglion_asr.models import EncDecCTCModel
+
+    references: list[str] | None = None
+    paths = [str(p) for p in args.audio]
+    if args.manifest is not None:
+        from ganglion_asr.data.manifest import read_manifest
+
+        entries = read_manifest(args.manifest)
+        paths += [e.audio_filepath for e in entries]
+        references = [""] * len(args.audio) + [e.text for e in entries]
+    model = EncDecCTCModel.restore_from(str(args.model), map_location="cpu")
+    hypotheses = model.transcribe(paths, batch_size=args.batch_size)
+    rows = []
+    for i, (path, hyp) in enumerate(zip(paths, hypotheses)):
+        row = {"audio_filepath": path, "pred_text": hyp}
+        if references is not None and i >= len(args.audio):
+            row["text"] = references[i]
+        rows.append(row)
+    for row in rows[: args.show]:
+        print(f"{row['audio_filepath']}\t{row['pred_text']}")
+    if args.output is not None:
+        from ganglion_asr.data.manifest import atomic_write_text
+
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.output, "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                              for r in rows))
+    if references is not None and args.manifest is not None:
+        from ganglion_asr.metrics import error_rates
+
+        scored = rows[len(args.audio):]
+        wer, cer = error_rates([r["pred_text"] for r in scored], [r["text"] for r in scored])
+        print(f"{args.manifest}: {len(scored)} utterances, WER {wer:.2%}, CER {cer:.2%}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``ganglion-asr`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="ganglion-asr", description="ganglion-asr: speech data and transcription tools"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_synth(sub)
+    _add_convert(sub)
+    _add_transcribe(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``ganglion-asr``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except GanglionError as exc:
+        print(f"ganglion-asr {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Reading audio: soundfile for decoding, soxr for band-limited resampling.
+
+Everything returns mono ``float32`` numpy arrays in [-1, 1] at the requested sample rate.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ganglion_asr.errors import AudioLoadError
+
+
+def resample(audio: np.ndarray, orig_sr: int, target_sr: int, *, quality: str = "HQ") -> np.ndarray:
+    """Resample mono ``audio`` from ``orig_sr`` to ``target_sr`` Hz with soxr.
+
+    soxr is a band-limited (windowed-sinc, polyphase) resampler, so content above the new
+    Nyquist frequency is filtered out instead of aliasing back into the speech band.
+    ``quality`` is one of soxr's presets ("QQ", "LQ", "MQ", "HQ", "VHQ").
+    """
+    if orig_sr == target_sr:
+        return audio
+    import soxr  # imported here: only needed when rates differ
+
+    out = soxr.resample(np.ascontiguousarray(audio, dtype=np.float32), orig_sr, target_sr, quality)
+    return np.asarray(out, dtype=np.float32)
+
+
+def audio_info(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """``(sample_rate, frames)`` of an audio file, without decoding it."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # soundfile raises RuntimeError/LibsndfileError for bad files
+        raise _load_error(path, exc) from None
+    return int(info.samplerate), int(info.frames)
+
+
+def audio_duration(path: str | os.PathLike[str]) -> float:
+    """Duration of an audio file in seconds, from its header."""
+    rate, frames = audio_info(path)
+    return frames / rate
+
+
+def load_audio(
+    path: str | os.PathLike[str],
+    sample_rate: int,
+    *,
+    offset: float | None = None,
+    duration: float | None = None,
+) -> np.ndarray:
+    """Decode ``path`` to mono float32 at ``sample_rate`` Hz.
+
+    ``offset`` and ``duration`` (seconds) select a segment; channels are averaged; a file at
+    another rate is resampled. A missing, empty or undecodable file raises
+    :class:`AudioLoadError` naming it.
+    """
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(str(path)) as handle:
+            file_sr = handle.samplerate
+            start = int(round((offset or 0.0) * file_sr))
+            if start:
+                handle.seek(min(start, handle.frames))
+            frames = -1 if duration is None else int(round(duration * file_sr))
+            audio = handle.read(frames=frames, dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise _load_error(path, exc) from None
+    if audio.shape[0] == 0:
+        where = f" at offset {offset}s" if offset else ""
+        raise AudioLoadError(f"audio file {path} holds no samples{where}")
+    mono = audio.mean(axis=1) if audio.shape[1] > 1 else audio[:, 0]
+    return resample(mono, file_sr, sample_rate)
+
+
+def _load_error(path: str | os.PathLike[str], exc: Exception) -> AudioLoadError:
+    if not os.path.exists(path):
+        return AudioLoadError(f"audio file {path} does not exist")
+    return AudioLoadError(f"cannot decode audio file {path}: {exc}")

@@ -1,0 +1,206 @@
+"""Speech manifests: JSON lines of ``audio_filepath``, ``duration``, ``text`` and ``offset``.
+
+One utterance per line::
+
+    {"audio_filepath": "wavs/0001.wav", "duration": 1.92, "text": "three one four"}
+    {"audio_filepath": "/data/long.flac", "offset": 12.5, "duration": 3.0, "text": "..."}
+
+Relative ``audio_filepath`` values are resolved against the manifest's own directory, so a
+corpus folder can be moved or copied as a whole. ``offset`` (seconds, default 0) and
+``duration`` select a segment of a longer file when ``offset`` is given.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ganglion_asr.errors import ManifestError
+
+REQUIRED_KEYS = ("audio_filepath", "duration", "text")
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One utterance of a manifest, with its audio path resolved and where it was read."""
+
+    audio_filepath: str
+    duration: float
+    text: str
+    offset: float | None = None
+    manifest: str = ""
+    line: int = 0
+
+    @property
+    def location(self) -> str:
+        """``"path/to/manifest.json:LINE"``, for messages."""
+        return f"{self.manifest}:{self.line}" if self.manifest else "<memory>"
+
+    def to_json(self, relative_to: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """The manifest line as a dict; ``relative_to`` makes the audio path relative to it."""
+        path = self.audio_filepath
+        if relative_to is not None:
+            path = os.path.relpath(path, relative_to)
+        record: dict[str, Any] = {"audio_filepath": path, "duration": round(self.duration, 4)}
+        if self.offset is not None:
+            record["offset"] = self.offset
+        record["text"] = self.text
+        return record
+
+
+def _manifest_paths(manifest_filepath: str | os.PathLike[str] | Sequence[Any]) -> list[Path]:
+    """One or many manifests: a path, a comma-separated string of paths, or a list of them."""
+    if isinstance(manifest_filepath, (str, os.PathLike)):
+        parts = [p.strip() for p in str(manifest_filepath).split(",") if p.strip()]
+    else:
+        parts = [str(p) for p in manifest_filepath]
+    if not parts:
+        raise ManifestError("no manifest given: set manifest_filepath to a JSON-lines file")
+    return [Path(p).expanduser() for p in parts]
+
+
+def _number(record: dict[str, Any], key: str, where: str) -> float:
+    value = record[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ManifestError(f"{where}: '{key}' must be a number of seconds, got {value!r}")
+    if value < 0:
+        raise ManifestError(f"{where}: '{key}' must not be negative, got {value!r}")
+    return float(value)
+
+
+def parse_manifest_line(line: str, manifest: Path, lineno: int) -> ManifestEntry:
+    """One manifest line as an entry; a malformed line raises naming the file and line."""
+    where = f"{manifest}:{lineno}"
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(
+            f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); each line must be one "
+            'JSON object like {"audio_filepath": "a.wav", "duration": 1.5, "text": "..."}'
+        ) from None
+    if not isinstance(record, dict):
+        raise ManifestError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    missing = [key for key in REQUIRED_KEYS if key not in record]
+    if missing:
+        raise ManifestError(
+            f"{where}: missing key(s) {', '.join(missing)} (every line needs "
+            f"{', '.join(REQUIRED_KEYS)}); keys present: {', '.join(sorted(record)) or 'none'}"
+        )
+    audio = record["audio_filepath"]
+    if not isinstance(audio, str) or not audio:
+        raise ManifestError(f"{where}: 'audio_filepath' must be a non-empty string, got {audio!r}")
+    text = record["text"]
+    if not isinstance(text, str):
+        raise ManifestError(f"{where}: 'text' must be a string, got {text!r}")
+    duration = _number(record, "duration", where)
+    offset = _number(record, "offset", where) if record.get("offset") is not None else None
+    path = Path(audio).expanduser()
+    if not path.is_absolute():
+        path = manifest.parent / path  # relative to the manifest, not the working directory
+    return ManifestEntry(str(path), duration, text, offset, str(manifest), lineno)
+
+
+def iter_manifest(path: str | os.PathLike[str]) -> Iterator[ManifestEntry]:
+    """Every entry of one manifest file, in order (blank lines are skipped)."""
+    manifest = Path(path).expanduser()
+    try:
+        handle = manifest.open(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(
+            f"manifest {manifest} does not exist; check manifest_filepath (relative paths are "
+            f"taken from the working directory {os.getcwd()})"
+        ) from None
+    except OSError as exc:
+        raise ManifestError(f"cannot read manifest {manifest}: {exc}") from None
+    with handle:
+        for lineno, line in enumerate(handle, start=1):
+            if line.strip():
+                yield parse_manifest_line(line, manifest, lineno)
+
+
+def read_manifest(
+    manifest_filepath: str | os.PathLike[str] | Sequence[Any],
+    *,
+    min_duration: float | None = None,
+    max_duration: float | None = None,
+) -> list[ManifestEntry]:
+    """Entries of one or more manifests, keeping utterances within the duration bounds.
+
+    ``manifest_filepath`` is a path, a comma-separated string of paths or a list of paths.
+    An empty manifest, or one whose every utterance the filters remove, is an error that
+    says so (training on nothing is never what was meant).
+    """
+    entries: list[ManifestEntry] = []
+    dropped_short = dropped_long = 0
+    paths = _manifest_paths(manifest_filepath)
+    for path in paths:
+        count = 0
+        for entry in iter_manifest(path):
+            count += 1
+            if min_duration is not None and entry.duration < min_duration:
+                dropped_short += 1
+                continue
+            if max_duration is not None and entry.duration > max_duration:
+                dropped_long += 1
+                continue
+            entries.append(entry)
+        if count == 0:
+            raise ManifestError(
+                f"manifest {path} holds no utterances; it needs one JSON line per utterance "
+                '({"audio_filepath": ..., "duration": ..., "text": ...})'
+            )
+    if not entries:
+        raise ManifestError(
+            f"every utterance of {', '.join(map(str, paths))} was filtered out by the duration "
+            f"bounds ({dropped_short} shorter than min_duration={min_duration}, {dropped_long} "
+            f"longer than max_duration={max_duration}); widen the bounds"
+        )
+    return entries
+
+
+def write_manifest(
+    path: str | os.PathLike[str],
+    entries: Iterable[ManifestEntry | dict[str, Any]],
+    *,
+    relative_paths: bool = True,
+) -> int:
+    """Write entries as a JSON-lines manifest, atomically; returns the number of lines.
+
+    With ``relative_paths`` (the default), audio paths under the manifest's directory are
+    written relative to it, so the corpus folder stays relocatable.
+    """
+    target = Path(path).expanduser()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    base = target.resolve().parent
+    lines = []
+    for entry in entries:
+        if isinstance(entry, ManifestEntry):
+            audio = Path(entry.audio_filepath).resolve()
+            inside = relative_paths and audio.is_relative_to(base)
+            record = entry.to_json(relative_to=base if inside else None)
+            if not inside:
+                record["audio_filepath"] = str(audio)
+        else:
+            record = dict(entry)
+        lines.append(json.dumps(record, ensure_ascii=False))
+    atomic_write_text(target, "".join(line + "\n" for line in lines))
+    return len(lines)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

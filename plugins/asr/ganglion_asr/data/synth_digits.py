@@ -1,0 +1,419 @@
+"""A spoken-digit-string corpus synthesised with espeak-ng.
+
+Each utterance is 1-7 digits read as words (the transcript is ``"three one four"``), spoken
+by one *speaker*: an espeak-ng English voice with a voice variant (``en-us+f3``,
+``en-gb-scotland+klatt2``), at a random speed, pitch, word gap and level, with optional
+background noise. Speakers are split three ways, so validation and test utterances come
+from speakers that training never heard (``holdout="speaker"``); ``holdout="variant"`` is
+stricter still: the held-out variants are heard with no base voice in training.
+
+The corpus is a function of the settings and the seed: every random choice is drawn up front
+from one seeded generator (noise from a per-utterance seed), so the same command writes the
+same manifests and the same audio bytes. Synthesis runs in worker processes, each calling
+``espeak-ng -w``; files are written to a temporary name and renamed, and a corpus folder
+interrupted half-way resumes where it stopped.
+
+Output layout::
+
+    OUT/corpus.json                     settings, speaker split, counts
+    OUT/{train,validation,test}_manifest.json
+    OUT/wavs/{train,validation,test}/<split>-000001.wav   (16 kHz mono PCM16)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ganglion_asr.data.manifest import atomic_write_text, write_manifest
+from ganglion_asr.errors import DataError
+
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+SPLITS = ("train", "validation", "test")
+
+#: Variants left out by default: whispering has no voiced speech at all, "fast" overrides the
+#: speed we choose, and "Demonic" is pitched beyond any human voice.
+EXCLUDED_VARIANTS = frozenset({"whisper", "whisperf", "fast", "Demonic"})
+
+ESPEAK = "espeak-ng"
+
+
+class SynthesisError(DataError):
+    """espeak-ng is missing, or failed on an utterance."""
+
+
+def _espeak(args: Sequence[str], timeout: float = 60.0) -> str:
+    exe = shutil.which(ESPEAK)
+    if exe is None:
+        raise SynthesisError(
+            "espeak-ng is not installed (needed to synthesise the corpus); install it, e.g. "
+            "'apt-get install espeak-ng' or 'brew install espeak-ng'"
+        )
+    result = subprocess.run(
+        [exe, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        raise SynthesisError(
+            f"{ESPEAK} {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}"
+        )
+    return result.stdout
+
+
+def english_voices() -> list[str]:
+    """espeak-ng's own English voices (language codes such as ``en-us``); MBROLA ones skipped.
+
+    MBROLA voices need a separate synthesiser and voice files that are rarely installed.
+    """
+    voices: list[str] = []
+    for line in _espeak(["--voices=en"]).splitlines()[1:]:
+        parts = line.split()
+        if len(parts) < 5 or parts[4].startswith(("mb/", "!v/")) or parts[1] == "variant":
+            continue
+        if parts[1] not in voices:
+            voices.append(parts[1])
+    return voices
+
+
+def voice_variants() -> list[str]:
+    """espeak-ng's voice variants (``f3``, ``klatt2``, ``Storm`` …), as ``+name`` suffixes."""
+    variants: list[str] = []
+    for line in _espeak(["--voices=variant"]).splitlines()[1:]:
+        parts = line.split()
+        # a file name with a space ("Mr serious") cannot be named on the command line
+        if len(parts) < 5 or not parts[4].startswith("!v/"):
+            continue
+        if len(parts) > 5 and not parts[5].startswith("("):
+            continue
+        variants.append(parts[4][3:])
+    return sorted(set(variants), key=str.lower)
+
+
+def espeak_version() -> str:
+    """espeak-ng's version line (recorded in ``corpus.json``)."""
+    return _espeak(["--version"]).strip()
+
+
+@dataclass(frozen=True)
+class UtteranceSpec:
+    """Everything needed to synthesise one utterance, fixed before any audio is made."""
+
+    utt_id: str
+    split: str
+    text: str
+    voice: str  # espeak-ng -v argument: "en-us+f3"
+    speed: int  # words per minute
+    pitch: int  # 0-99
+    word_gap: int  # extra pause between words, in 10 ms units
+    level_db: float  # peak level in dBFS
+    lead_silence: float  # seconds
+    trail_silence: float  # seconds
+    noise: str | None  # "white", "pink", "brown" or None
+    snr_db: float | None
+    seed: int
+
+    @property
+    def relative_path(self) -> str:
+        return f"wavs/{self.split}/{self.utt_id}.wav"
+
+
+@dataclass
+class DigitCorpusConfig:
+    """Settings of a digit-string corpus (all recorded in ``corpus.json``)."""
+
+    num_train: int = 8000
+    num_validation: int = 500
+    num_test: int = 1000
+    min_digits: int = 1
+    max_digits: int = 7
+    sample_rate: int = 16000
+    seed: int = 0
+    #: base voices (espeak-ng language codes); empty: every English voice espeak-ng has
+    voices: list[str] = field(default_factory=list)
+    #: variants; empty: every variant but EXCLUDED_VARIANTS. "" is the plain voice.
+    variants: list[str] = field(default_factory=list)
+    #: fraction of speakers (or variants) held out for validation and for test
+    validation_speakers: float = 0.1
+    test_speakers: float = 0.15
+    #: "speaker" (voice+variant combinations) or "variant" (whole variants)
+    holdout: str = "speaker"
+    speed: tuple[int, int] = (130, 210)
+    pitch: tuple[int, int] = (20, 80)
+    word_gap: tuple[int, int] = (0, 3)
+    level_db: tuple[float, float] = (-12.0, -1.0)
+    silence: tuple[float, float] = (0.0, 0.25)
+    noise_prob: float = 0.3
+    snr_db: tuple[float, float] = (10.0, 40.0)
+
+    def validate(self) -> None:
+        """Raise :class:`DataError` naming the first bad setting."""
+        if not 1 <= self.min_digits <= self.max_digits:
+            raise DataError(f"need 1 <= min_digits <= max_digits, got {self.min_digits}, "
+                            f"{self.max_digits}")
+        for name in ("num_train", "num_validation", "num_test"):
+            if getattr(self, name) < 0:
+                raise DataError(f"{name} must not be negative")
+        if self.holdout not in ("speaker", "variant"):
+            raise DataError(f"holdout={self.holdout!r} must be 'speaker' or 'variant'")
+        if not 0 <= self.noise_prob <= 1:
+            raise DataError(f"noise_prob={self.noise_prob} must lie in [0, 1]")
+        held = self.validation_speakers + self.test_speakers
+        if not (0 <= self.validation_speakers and 0 <= self.test_speakers and held < 1):
+            raise DataError("validation_speakers and test_speakers must be >= 0 and sum below 1")
+        for name in ("speed", "pitch", "word_gap", "level_db", "silence", "snr_db"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise DataError(f"{name} range ({low}, {high}) is reversed")
+
+
+def digit_text(digits: Sequence[int]) -> str:
+    """``[3, 1, 4]`` -> ``"three one four"``."""
+    return " ".join(DIGIT_WORDS[d] for d in digits)
+
+
+def split_speakers(
+    voices: Sequence[str], variants: Sequence[str], config: DigitCorpusConfig
+) -> dict[str, list[str]]:
+    """Speakers (``voice+variant``) of each split; held-out groups are disjoint from training."""
+    rng = random.Random(f"speakers-{config.seed}")
+
+    def speaker(voice: str, variant: str) -> str:
+        return f"{voice}+{variant}" if variant else voice
+
+    if config.holdout == "variant":
+        groups = [[speaker(v, var) for v in voices] for var in variants]
+    else:
+        groups = [[speaker(v, var)] for v in voices for var in variants]
+    rng.shuffle(groups)
+    n = len(groups)
+    n_test = max(1, round(n * config.test_speakers)) if config.num_test else 0
+    n_val = max(1, round(n * config.validation_speakers)) if config.num_validation else 0
+    if n - n_test - n_val < 1:
+        raise DataError(
+            f"only {n} speaker groups: too few to hold out {n_val} for validation and {n_test} "
+            "for test; use more voices/variants or smaller held-out fractions"
+        )
+    flat = lambda gs: sorted(s for g in gs for s in g)  # noqa: E731
+    return {
+        "test": flat(groups[:n_test]),
+        "validation": flat(groups[n_test : n_test + n_val]),
+        "train": flat(groups[n_test + n_val :]),
+    }
+
+
+def plan_corpus(
+    config: DigitCorpusConfig, voices: Sequence[str], variants: Sequence[str]
+) -> tuple[dict[str, list[str]], list[UtteranceSpec]]:
+    """The speaker split and every utterance's settings; a pure function of its arguments."""
+    config.validate()
+    speakers = split_speakers(voices, variants, config)
+    rng = random.Random(config.seed)
+    specs: list[UtteranceSpec] = []
+    counts = {"train": config.num_train, "validation": config.num_validation,
+              "test": config.num_test}
+    for split in SPLITS:
+        pool = speakers[split]
+        for i in range(counts[split]):
+            n = rng.randint(config.min_digits, config.max_digits)
+            noisy = rng.random() < config.noise_prob
+            specs.append(
+                UtteranceSpec(
+                    utt_id=f"{split}-{i + 1:06d}",
+                    split=split,
+                    text=digit_text([rng.randrange(10) for _ in range(n)]),
+                    voice=rng.choice(pool),
+                    speed=rng.randint(*config.speed),
+                    pitch=rng.randint(*config.pitch),
+                    word_gap=rng.randint(*config.word_gap),
+                    level_db=round(rng.uniform(*config.level_db), 2),
+                    lead_silence=round(rng.uniform(*config.silence), 3),
+                    trail_silence=round(rng.uniform(*config.silence), 3),
+                    noise=rng.choice(("white", "pink", "brown")) if noisy else None,
+                    snr_db=round(rng.uniform(*config.snr_db), 2) if noisy else None,
+                    seed=rng.getrandbits(32),
+                )
+            )
+    return speakers, specs
+
+
+def _colored_noise(kind: str, n: int, rng: Any) -> Any:
+    """Unit-RMS white, pink (1/f power) or brown (1/f^2) noise, shaped in the frequency domain."""
+    import numpy as np
+
+    white = rng.standard_normal(n)
+    if kind != "white":
+        spectrum = np.fft.rfft(white)
+        freqs = np.arange(spectrum.shape[0], dtype=np.float64)
+        freqs[0] = 1.0
+        spectrum /= np.sqrt(freqs) if kind == "pink" else freqs
+        white = np.fft.irfft(spectrum, n)
+    return white / (np.sqrt(np.mean(white**2)) + 1e-12)
+
+
+def synthesize_utterance(spec: UtteranceSpec, out_dir: str, sample_rate: int) -> float:
+    """Synthesise one utterance to ``out_dir/spec.relative_path``; returns its duration.
+
+    Runs in a worker process: espeak-ng writes its own-rate wav to a temporary file, which is
+    resampled, padded, levelled, mixed with noise and written as PCM16 through a rename.
+    """
+    import numpy as np
+    import soundfile as sf
+
+    from ganglion_asr.data.audio import resample
+
+    target = Path(out_dir) / spec.relative_path
+    if target.exists():  # resuming an interrupted run: finished files are complete (renamed)
+        return sf.info(str(target)).frames / sample_rate
+    fd, raw_path = tempfile.mkstemp(dir=target.parent, prefix=f".{spec.utt_id}.", suffix=".raw.wav")
+    os.close(fd)
+    try:
+        _espeak(["-v", spec.voice, "-s", str(spec.speed), "-p", str(spec.pitch),
+                 "-g", str(spec.word_gap), "-w", raw_path, spec.text])
+        audio, rate = sf.read(raw_path, dtype="float32", always_2d=True)
+    finally:
+        Path(raw_path).unlink(missing_ok=True)
+    speech = resample(audio.mean(axis=1), rate, sample_rate).astype(np.float64)
+    peak = float(np.max(np.abs(speech))) if speech.size else 0.0
+    if peak <= 0:
+        raise SynthesisError(f"espeak-ng produced silence for {spec.utt_id} ({spec.voice!r}, "
+                             f"{spec.text!r})")
+    speech *= 10 ** (spec.level_db / 20) / peak
+    signal = np.concatenate([
+        np.zeros(int(spec.lead_silence * sample_rate)),
+        speech,
+        np.zeros(int(spec.trail_silence * sample_rate)),
+    ])
+    if spec.noise is not None and spec.snr_db is not None:
+        rng = np.random.default_rng(spec.seed)
+        speech_rms = math.sqrt(float(np.mean(speech**2)))
+        noise = _colored_noise(spec.noise, signal.shape[0], rng)
+        signal = signal + noise * speech_rms * 10 ** (-spec.snr_db / 20)
+    signal = np.clip(signal, -1.0, 1.0).astype(np.float32)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{spec.utt_id}.", suffix=".tmp.wav")
+    os.close(fd)
+    try:
+        sf.write(tmp, signal, sample_rate, subtype="PCM_16", format="WAV")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return signal.shape[0] / sample_rate
+
+
+def _settings(config: DigitCorpusConfig) -> dict[str, Any]:
+    settings = asdict(config)
+    return json.loads(json.dumps(settings))  # tuples -> lists, as read back from JSON
+
+
+def synthesize_digit_corpus(
+    out_dir: str | os.PathLike[str],
+    config: DigitCorpusConfig | None = None,
+    *,
+    jobs: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Synthesise the corpus into ``out_dir``; returns the ``corpus.json`` record.
+
+    ``jobs`` worker processes run espeak-ng (default: every CPU). A folder holding a corpus
+    made with other settings is an error unless ``overwrite``; one made with the same
+    settings is completed (finished files are kept).
+    """
+    config = config or DigitCorpusConfig()
+    config.validate()
+    out = Path(out_dir)
+    record_path = out / "corpus.json"
+    settings = _settings(config)
+    all_voices = english_voices()
+    voices = list(config.voices) or all_voices
+    unknown = sorted(set(voices) - set(all_voices))
+    if unknown:
+        raise DataError(f"espeak-ng has no English voice {', '.join(unknown)}; it has "
+                        f"{', '.join(all_voices)}")
+    all_variants = voice_variants()
+    variants = list(config.variants) or ["", *(v for v in all_variants
+                                               if v not in EXCLUDED_VARIANTS)]
+    unknown = sorted(set(variants) - set(all_variants) - {""})
+    if unknown:
+        raise DataError(f"espeak-ng has no voice variant {', '.join(unknown)}; it has "
+                        f"{', '.join(all_variants)}")
+    speakers, specs = plan_corpus(config, voices, variants)
+    if overwrite:
+        for split in SPLITS:
+            shutil.rmtree(out / "wavs" / split, ignore_errors=True)
+    elif record_path.exists():
+        previous = json.loads(record_path.read_text(encoding="utf-8")).get("settings")
+        if previous != settings:
+            raise DataError(
+                f"{out} already holds a corpus made with other settings (see {record_path}); "
+                "pass --overwrite to replace it, or choose another folder"
+            )
+    for split in SPLITS:
+        (out / "wavs" / split).mkdir(parents=True, exist_ok=True)
+    # recorded before any audio exists, so an interrupted run is resumed only with the same
+    # settings
+    atomic_write_text(record_path, json.dumps({"settings": settings, "complete": False}) + "\n")
+
+    log(f"synthesising {len(specs)} utterances ({config.num_train} train, "
+        f"{config.num_validation} validation, {config.num_test} test) from "
+        f"{sum(map(len, speakers.values()))} speakers into {out}")
+
+    durations = _run_parallel(specs, str(out), config.sample_rate, jobs, progress)
+
+    for split in SPLITS:
+        rows = [
+            {"audio_filepath": s.relative_path, "duration": round(d, 4), "text": s.text,
+             "speaker": s.voice}
+            for s, d in zip(specs, durations) if s.split == split
+        ]
+        write_manifest(out / f"{split}_manifest.json", rows)
+    record = {
+        "settings": settings,
+        "complete": True,
+        "espeak_ng": espeak_version(),
+        "voices": voices,
+        "variants": variants,
+        "speakers": speakers,
+        "counts": {split: sum(1 for s in specs if s.split == split) for split in SPLITS},
+        "hours": {
+            split: round(sum(d for s, d in zip(specs, durations) if s.split == split) / 3600, 4)
+            for split in SPLITS
+        },
+    }
+    atomic_write_text(record_path, json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def _run_parallel(specs: list[UtteranceSpec], out: str, sample_rate: int, jobs: int | None,
+                  progress: bool) -> list[float]:
+    from tqdm.auto import tqdm
+
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    bar = tqdm(total=len(specs), unit="utt", desc="synth-digits", disable=not progress)
+    durations: list[float] = []
+    try:
+        if jobs == 1:
+            for spec in specs:
+                durations.append(synthesize_utterance(spec, out, sample_rate))
+                bar.update()
+        else:
+            chunk = max(1, min(64, len(specs) // (jobs * 8) or 1))
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                results = pool.map(synthesize_utterance, specs, [out] * len(specs),
+                                   [sample_rate] * len(specs), chunksize=chunk)
+                for duration in results:
+                    durations.append(duration)
+                    bar.update()
+    finally:
+        bar.close()
+    return durations

@@ -1,0 +1,17 @@
+"""Argument checks shared by ganglion-optim's optimizers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def check_hyper(*, lr: float, betas: Any, eps: float, weight_decay: float) -> None:
+    """Shared argument checks: errors say which argument and what range it needs."""
+    if not lr >= 0.0:
+        raise ValueError(f"lr must be >= 0, got {lr}")
+    if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+        raise ValueError(f"betas must be two values in [0, 1), got {tuple(betas)}")
+    if not eps >= 0.0:
+        raise ValueError(f"eps must be >= 0, got {eps}")
+    if not weight_decay >= 0.0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")

@@ -1,0 +1,1 @@
+"""Hydra configs of ganglion-optim: presets of the model/optim group (lamb, lion)."""
