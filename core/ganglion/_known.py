@@ -24,6 +24,32 @@ KNOWN: dict[str, dict[str, str]] = {
     },
     "models": {},
     "modules": {},
-    "element_types": {},
+    "element_types": {
+        **dict.fromkeys(
+            (
+                "AudioSignal",
+                "SpectrogramType",
+                "MelSpectrogramType",
+                "MFCCSpectrogramType",
+                "AcousticEncodedRepresentation",
+            ),
+            "ganglion-asr",
+        ),
+        **dict.fromkeys(
+            ("TokenIndex", "StringType", "StringLabel", "BoolType", "EmbeddedTextType"),
+            "ganglion-nlp",
+        ),
+        **dict.fromkeys(
+            (
+                "RegressionValuesType",
+                "TokenDurationType",
+                "TokenLogDurationType",
+                "SequenceToSequenceAlignmentType",
+                "LogDeterminantType",
+                "NormalDistributionSamplesType",
+            ),
+            "ganglion-tts",
+        ),
+    },
     "losses": {},
 }

@@ -511,6 +511,68 @@ class _BackgroundSha256:
         self.close()
 
 
+class _NoHash:
+    """Stands in for :class:`_BackgroundSha256` when a file's checksums are already known good."""
+
+    def update(self, data: Any, keepalive: Any = None) -> None:
+        pass
+
+    def hexdigest(self) -> str:
+        return ""
+
+    def __enter__(self) -> _NoHash:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+
+# -- verified-file stamps -----------------------------------------------------------------------
+#: Environment variable: ``always`` rehashes every member on every restore (no stamps).
+ENV_VERIFY = "GANGLION_VERIFY"
+
+
+def _identity(st: os.stat_result) -> list[int]:
+    # ctime cannot be set from user space: any write, chmod or rename of the file moves it
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _stamp_path(manifest_sha256: str) -> Path:
+    from ganglion.pretrained import cache_dir
+
+    return cache_dir() / "verified" / f"{manifest_sha256}.json"
+
+
+def _stamp_matches(manifest_sha256: str, st: os.stat_result) -> bool:
+    """Whether this file, unchanged, had its checksums verified before.
+
+    Hashing every member on every restore would cost more than reading the weights (sha256
+    runs at about a third of memory-copy speed), so, like git's index, ganglion trusts a
+    file whose identity (device, inode, size, mtime, ctime) matches a stamp written after
+    its members were last verified, by ``save_to`` (which hashed what it wrote) or by a
+    restore. Any change to the file moves its ctime and voids the stamp. The stamps live in
+    the cache (``$GANGLION_CACHE/verified``); ``GANGLION_VERIFY=always`` ignores them, and
+    ``ganglion info`` always rehashes. The safety checks (paths, links, config targets) are
+    done on every restore regardless.
+    """
+    if os.environ.get(ENV_VERIFY, "").lower() == "always":
+        return False
+    try:
+        recorded = json.loads(_stamp_path(manifest_sha256).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(recorded, dict) and recorded.get("identity") == _identity(st)
+
+
+def _write_stamp(manifest_sha256: str, st: os.stat_result) -> None:
+    path = _stamp_path(manifest_sha256)
+    with contextlib.suppress(OSError):  # only an optimisation: never fail a save or restore
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        tmp.write_text(json.dumps({"identity": _identity(st)}))
+        os.replace(tmp, path)
+
+
 def _sha256_file(path: Path) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
@@ -850,8 +912,11 @@ def save_archive(
                 tar.add_file(art.member, src, sha, size)
         tar.add_weights(WEIGHTS_NAME, plan)
         manifest["members"] = tar.records
-        tar.add_bytes(MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True).encode())
+        manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
+        tar.add_bytes(MANIFEST_NAME, manifest_bytes)
         tar.finish()
+    # every checksum was computed from what was written: a restore of this file need not rehash
+    _write_stamp(hashlib.sha256(manifest_bytes).hexdigest(), os.stat(path))
     return path
 
 
@@ -933,12 +998,22 @@ class ModelArchive:
     """
 
     def __init__(
-        self, path: Path, file: Any, members: dict[str, _Member], manifest: dict[str, Any]
+        self,
+        path: Path,
+        file: Any,
+        members: dict[str, _Member],
+        manifest: dict[str, Any],
+        manifest_sha256: str,
     ) -> None:
         self.path = path
         self._file = file
         self._members = members
         self.manifest = manifest
+        self._manifest_sha256 = manifest_sha256
+        self._verified: set[str] = set()
+        #: True when this very file (same device, inode, size, mtime and ctime) had every
+        #: checksum verified before, by ``save_to`` or a restore (see :func:`_stamp_matches`).
+        self.verified_before = _stamp_matches(manifest_sha256, os.fstat(file.fileno()))
         self._weights_header: _WeightsHeader | None = None
         #: The artifacts the manifest records (filled when the manifest is checked).
         self.artifacts: list[ArchivedArtifact] = []
@@ -953,8 +1028,8 @@ class ModelArchive:
         file = open(path, "rb")  # noqa: SIM115 - owned by the archive, closed by close()
         try:
             members = cls._scan(path, file)
-            manifest = cls._read_manifest(path, file, members)
-            archive = cls(path, file, members, manifest)
+            manifest, manifest_sha256 = cls._read_manifest(path, file, members)
+            archive = cls(path, file, members, manifest, manifest_sha256)
             archive._check_members()
         except BaseException:
             file.close()
@@ -1022,7 +1097,9 @@ class ModelArchive:
         return members
 
     @staticmethod
-    def _read_manifest(path: Path, file: Any, members: dict[str, _Member]) -> dict[str, Any]:
+    def _read_manifest(
+        path: Path, file: Any, members: dict[str, _Member]
+    ) -> tuple[dict[str, Any], str]:
         from ganglion import __version__
 
         def refuse(reason: str, error: type[ArchiveError] = ArchiveError) -> ArchiveError:
@@ -1050,7 +1127,7 @@ class ModelArchive:
                 f"format version {version} is not supported by ganglion {__version__}, which "
                 f"reads version(s) {', '.join(map(str, SUPPORTED_FORMAT_VERSIONS))}{newer}"
             )
-        return manifest
+        return manifest, hashlib.sha256(raw).hexdigest()
 
     def _check_members(self) -> None:
         """The manifest is well formed and lists exactly the tar's members."""
@@ -1176,6 +1253,7 @@ class ModelArchive:
             h.update(chunk)
         if h.hexdigest() != self._expected(name):
             raise self._mismatch(name, h.hexdigest())
+        self._verified.add(name)
 
     def verify(self) -> dict[str, str | None]:
         """Check every file member; returns name -> ``None`` (good) or what is wrong."""
@@ -1202,6 +1280,7 @@ class ModelArchive:
         got = hashlib.sha256(data).hexdigest()
         if got != self._expected(name):
             raise self._mismatch(name, got)
+        self._verified.add(name)
         return data
 
     def read_config(self) -> dict[str, Any]:
@@ -1340,13 +1419,14 @@ class ModelArchive:
         Bytes go straight from the file into each tensor's memory (no intermediate copy) while
         another thread hashes them; tied names come back as the same tensor. Raises
         :class:`ArchiveChecksumError` (and returns nothing) if the content does not match.
+        The hashing is skipped for a file verified before (:attr:`verified_before`).
         """
         _check_byte_order()
         import torch
 
         header = self.weights_header()
         tensors: dict[str, torch.Tensor] = {}
-        with _BackgroundSha256() as hasher:
+        with _NoHash() if self.verified_before else _BackgroundSha256() as hasher:
             hasher.update(header.prefix)
             self._file.seek(header.data_offset)
             for e in header.entries:
@@ -1364,9 +1444,10 @@ class ModelArchive:
                     self._readinto(chunk)
                     hasher.update(chunk, tensor)
                 tensors[e.name] = tensor
-            digest = hasher.hexdigest()
+            digest = hasher.hexdigest() or self._expected(WEIGHTS_NAME)
         if digest != self._expected(WEIGHTS_NAME):
             raise self._mismatch(WEIGHTS_NAME, digest)
+        self._verified.add(WEIGHTS_NAME)
         for alias, original in header.aliases.items():
             tensors[alias] = tensors[original]
         return tensors
@@ -1378,6 +1459,16 @@ class ModelArchive:
             if not n:
                 raise self._refuse("the file ends early (truncated)", ArchiveError)
             done += n
+
+    def mark_verified(self) -> None:
+        """Remember that every member of this file checked out, so that the next restore of
+        the unchanged file skips the hashing (see :func:`_stamp_matches`). Does nothing
+        unless every file member was verified through this object."""
+        if self.verified_before:
+            return
+        files = {n for n, m in self._members.items() if not m.is_dir and n != MANIFEST_NAME}
+        if files <= self._verified:
+            _write_stamp(self._manifest_sha256, os.fstat(self._file.fileno()))
 
     # -- artifacts ------------------------------------------------------------------------------
     def _artifact_files(self, art: ArchivedArtifact) -> list[str]:
@@ -1403,6 +1494,8 @@ class ModelArchive:
 
     def verify_artifacts(self) -> None:
         """Check every artifact member against its sha256 (reads, writes nothing)."""
+        if self.verified_before:
+            return
         for art in self.artifacts:
             for name in self._artifact_files(art):
                 self.verify_member(name)

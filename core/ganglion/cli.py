@@ -18,7 +18,8 @@ from ganglion.hookspecs import HOOK_KINDS
 KIND_NAMES = [kind.replace("_", "-") for kind in HOOK_KINDS.values()]
 
 #: Heavy sub-commands: name -> (module, help). The module has ``add_arguments(parser)`` and
-#: ``run(args) -> int``; it is imported only when its command runs (or its --help is asked).
+#: ``run(args) -> int``, or ``run_argv(argv) -> int`` to parse its own arguments (``train`` hands
+#: them to Hydra); it is imported only when its command runs (or its --help is asked).
 _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("ganglion.train", "compose a config with Hydra and train a model"),
     "info": ("ganglion.info", "describe a .ganglion model archive"),
@@ -147,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run_lazy(args: argparse.Namespace) -> int:
     module = importlib.import_module(args.lazy_module)
+    if hasattr(module, "run_argv"):  # the command parses its own arguments
+        return int(module.run_argv(list(args.rest)) or 0)
     parser = argparse.ArgumentParser(prog=f"ganglion {args.lazy_name}")
     module.add_arguments(parser)
     return int(module.run(parser.parse_args(args.rest)) or 0)
@@ -155,6 +158,12 @@ def _run_lazy(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ganglion`` command; returns the exit status."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _LAZY_COMMANDS:
+        # the command's own options (--config-path, -m …) must not meet this parser
+        module, _ = _LAZY_COMMANDS[argv[0]]
+        rest = argparse.Namespace(lazy_module=module, lazy_name=argv[0], rest=argv[1:])
+        return _run_lazy(rest)
     args = parser.parse_args(argv)
     if getattr(args, "lazy_module", None):
         return _run_lazy(args)

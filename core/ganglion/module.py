@@ -80,9 +80,7 @@ class NeuralModule(torch.nn.Module):
         """Output ports: an ordered mapping of port name -> NeuralType (``None``: untyped)."""
         return None
 
-    def input_example(
-        self, batch: int = 2, length: int = 16, dim: int = 8
-    ) -> tuple[Any, ...]:
+    def input_example(self, batch: int = 2, length: int = 16, dim: int = 8) -> tuple[Any, ...]:
         """Example inputs built from ``input_types``, in port order: ``module(*example)``.
 
         Each tensor carries its port's type. Axes with a declared size get that size;
@@ -118,7 +116,8 @@ class NeuralModule(torch.nn.Module):
                 ax.size if ax.size is not None else defaults.get(ax.kind, dim) for ax in leaf.axes
             )
             longest = [
-                s for ax, s in zip(leaf.axes, shape)
+                s
+                for ax, s in zip(leaf.axes, shape)
                 if ax.kind in (AxisKind.Time, AxisKind.Sequence)
             ]
             value: Any = leaf.elements_type.example_tensor(

@@ -17,7 +17,9 @@ The whole API a model needs is one call::
 * ``optim_cfg``: the ``model.optim`` node (``DictConfig``, ``dict`` or dataclass instance).
 * ``max_steps``: the run's total optimizer steps, used by schedulers whose ``sched.max_steps``
   is null (compute it with :func:`compute_max_steps` or :func:`max_steps_from_trainer`, or pass
-  Lightning's ``trainer.estimated_stepping_batches`` from inside ``configure_optimizers``).
+  Lightning's ``trainer.estimated_stepping_batches`` from inside ``configure_optimizers``). It
+  may be a zero-argument callable, called only when a scheduler needs the value, so a run whose
+  schedule has no use for it never has to count batches.
 * returns ``(optimizer, scheduler_config)``; ``scheduler_config`` is ``None`` when the config
   has no ``sched``, else the dict Lightning expects under ``"lr_scheduler"``
   (``scheduler``, ``interval``, ``frequency`` and, for plateau schedulers, ``monitor`` and
@@ -51,11 +53,22 @@ plugins (``novograd`` from ganglion-optim) and ones registered at run time with
 a ``params`` dataclass; its fields are the keys the config may set, with ``'???'`` marking a
 required value. Every mistake is a :class:`~ganglion.errors.ConfigError` naming the config key:
 an unknown name or key (with close matches and the known list), a missing required value, a
-value of the wrong type. A key the chosen optimizer does not take is never dropped silently.
+value of the wrong type. An unknown optimizer or scheduler name raises
+:class:`~ganglion.errors.UnknownNameError` instead (also naming the key, with close matches, the
+known names and, for names of ganglion's own plugins, the distribution to install). A key the
+chosen optimizer does not take is never dropped silently.
+
+Parameter groups: parameters with ``requires_grad=False`` are left out; each entry of
+``param_groups`` takes the parameters whose name matches one of its ``match`` globs or whose
+owning module is (a subclass of) one of its ``module_types``, unless an earlier entry took them;
+an entry that takes nothing is an error (a typo would otherwise change nothing). Parameters no
+entry takes form the first group, with the top-level options.
 
 :func:`compose_optim_config` composes a ``model.optim`` node from a base config and
 command-line overrides through Hydra, the way ``ganglion train`` does, including optimizer
-presets (``model.optim=adam``) from the ``model/optim`` config group.
+presets (``model.optim=adam``) from the ``model/optim`` config group;
+:func:`resolve_group_overrides` is the rewriting of ``model.optim=adam`` into Hydra's group
+syntax that it (and a command line) needs.
 
 Importing this module imports no torch; the build functions do.
 """
@@ -66,7 +79,7 @@ import dataclasses
 import fnmatch
 import inspect
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ganglion.errors import ConfigError, did_you_mean
@@ -156,7 +169,7 @@ def build_optimization(
     params_or_model: Any,
     optim_cfg: Any,
     *,
-    max_steps: int | None = None,
+    max_steps: int | Callable[[], int] | None = None,
     key: str = "model.optim",
 ) -> tuple[torch.optim.Optimizer, dict[str, Any] | None]:
     """Build the optimizer and (optionally) the scheduler that ``optim_cfg`` describes.
@@ -165,7 +178,8 @@ def build_optimization(
         params_or_model: an ``nn.Module``, an iterable of parameters, or of param-group dicts.
         optim_cfg: the ``model.optim`` node (``DictConfig``, mapping or dataclass instance).
         max_steps: total optimizer steps of the run, for schedulers whose ``sched.max_steps``
-            is null (see :func:`compute_max_steps`).
+            is null (see :func:`compute_max_steps`), or a callable returning it, called only
+            when such a scheduler needs it.
         key: where ``optim_cfg`` lives in the full config; errors name keys under it.
 
     Returns:
@@ -211,7 +225,7 @@ def build_scheduler(
     optimizer: torch.optim.Optimizer,
     sched_cfg: Any,
     *,
-    max_steps: int | None = None,
+    max_steps: int | Callable[[], int] | None = None,
     key: str = "model.optim.sched",
 ) -> dict[str, Any] | None:
     """Build the scheduler of ``sched_cfg`` on ``optimizer``; returns Lightning's scheduler dict.
@@ -232,9 +246,18 @@ def build_scheduler(
 
     given = {k: v for k, v in cfg.items() if k not in SCHED_KEYS}
     steps = cfg.get("max_steps")
-    if steps is None:
-        steps = max_steps
     if "max_steps" in spec.fields:
+        if steps is None:
+            steps = max_steps() if callable(max_steps) else max_steps
+        if isinstance(steps, float) and not isinstance(steps, bool):
+            # Lightning's estimated_stepping_batches is a float: inf for an unbounded run
+            if not math.isfinite(steps):
+                raise ConfigError(
+                    f"{key}.max_steps: the run has no step bound (trainer.max_epochs and "
+                    f"trainer.max_steps are both -1), but {what} needs one; set {key}.max_steps"
+                )
+            if steps.is_integer():
+                steps = int(steps)
         if steps is not None:
             given["max_steps"] = steps
         elif spec.fields["max_steps"] == MISSING:
@@ -243,8 +266,8 @@ def build_scheduler(
                 "model compute it from the trainer (max_epochs/max_steps, "
                 "accumulate_grad_batches, devices) and the size of the training data"
             )
-    elif steps is not None:
-        _check_int(steps, f"{key}.max_steps", minimum=1)
+    elif cfg.get("max_steps") is not None:
+        _check_int(cfg["max_steps"], f"{key}.max_steps", minimum=1)
     options = spec.resolve(given, key=key, what=what)
 
     interval = cfg.get("interval")
@@ -261,9 +284,13 @@ def build_scheduler(
 
     plateau = cfg.get("reduce_on_plateau")
     if plateau is None:
-        plateau = isinstance(scheduler, ReduceLROnPlateau)
+        plateau = False
     if not isinstance(plateau, bool):
         raise ConfigError(f"{key}.reduce_on_plateau must be true or false, got {plateau!r}")
+    # torch's plateau scheduler is always stepped with the metric, whatever the flag says (the
+    # seed's config carries `reduce_on_plateau: false` for every scheduler); the flag is for
+    # other schedulers whose step() takes the monitored metric
+    plateau = plateau or isinstance(scheduler, ReduceLROnPlateau)
     if interval is None:
         interval = "epoch" if plateau else "step"
     if interval not in ("step", "epoch"):
@@ -357,6 +384,9 @@ def max_steps_from_trainer(trainer: Any, num_batches: int | None) -> int:
     config mapping) and the number of batches of the training dataloader.
 
     ``num_batches`` may be ``None`` when ``trainer.max_steps`` is set and ``max_epochs`` is not.
+    From a config mapping, ``devices`` counts as given (an int, a list of ids, a numeric
+    string); ``"auto"`` and -1 count as one device, so pass the ``Trainer`` itself for the real
+    count on a multi-device machine.
     """
     if isinstance(trainer, Mapping) or _is_dictconfig(trainer):
         get = trainer.get
@@ -424,9 +454,14 @@ class _ArgSpec:
             sig = None
         if sig is not None:
             params = list(sig.parameters.values())
-            if skip_first and params and params[0].kind in (
-                inspect.Parameter.POSITIONAL_ONLY,
-                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            if (
+                skip_first
+                and params
+                and params[0].kind
+                in (
+                    inspect.Parameter.POSITIONAL_ONLY,
+                    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                )
             ):
                 params = params[1:]
             for p in params:
@@ -543,6 +578,8 @@ def _param_groups(
         out = []
         for i, item in enumerate(items):
             if isinstance(item, Mapping):
+                if "params" not in item:
+                    raise ConfigError(f"{key}.param_groups[{i}] has no 'params' (its tensors)")
                 options = {k: v for k, v in item.items() if k != "params"}
                 resolved = spec.resolve(
                     options, key=f"{key}.param_groups[{i}]", what=what, partial=True
@@ -642,8 +679,6 @@ def _as_dict(cfg: Any, key: str) -> dict[str, Any]:
         except OmegaConfBaseException as exc:
             bad = getattr(exc, "full_key", None) or "?"
             raise ConfigError(f"{key}.{bad}: {str(exc).splitlines()[0]}") from None
-        if dataclasses.is_dataclass(cfg) and "name" not in out:
-            raise ConfigError(f"{key}: a params dataclass has no 'name'; add name: <optimizer>")
         return dict(out)  # type: ignore[arg-type]
     if isinstance(cfg, Mapping):
         return {k: _plain(v) for k, v in cfg.items()}
@@ -740,6 +775,11 @@ def compose_optim_config(
     extra = [s for s in search_path if s != "pkg://ganglion.conf"]
     hydra_node = {"searchpath": list(extra)} if extra else {}
     store = ConfigStore.instance()
+    if GlobalHydra.instance().is_initialized():
+        raise ConfigError(
+            "compose_optim_config cannot run inside a Hydra application (Hydra is already "
+            "initialized); there, the application's own composition applies the overrides"
+        )
     with initialize_config_module("ganglion.conf", version_base="1.3"):
         store.store(name=primary_name, node={"hydra": hydra_node} if extra else {})
         loader = GlobalHydra.instance().config_loader()

@@ -266,6 +266,11 @@ def test_reduce_on_plateau_is_stepped_per_epoch_on_the_monitored_metric():
     # patience 1: the second bad epoch in a row halves the lr; min_lr floors it
     assert lrs == pytest.approx([1.0, 1.0, 0.5, 0.5, 0.25, 0.25, 0.2])
 
+    # the seed's `reduce_on_plateau: false` cannot make torch's plateau scheduler step blindly
+    cfg["sched"]["reduce_on_plateau"] = False
+    _, sched = build_optimization(torch.nn.Linear(2, 1), cfg)
+    assert sched["reduce_on_plateau"] is True
+
     cfg["sched"].update(monitor="val_wer", interval="step", frequency=2)
     _, sched = build_optimization(torch.nn.Linear(2, 1), cfg)
     assert (sched["monitor"], sched["interval"], sched["frequency"]) == ("val_wer", "step", 2)
@@ -319,9 +324,7 @@ def test_param_groups_exempt_biases_and_norms_from_weight_decay():
 
 def test_param_group_errors_name_the_group():
     with pytest.raises(ConfigError, match=r"param_groups\[0\] matches no trainable parameter"):
-        build_optimizer(
-            Block(), {"name": "sgd", "lr": 0.1, "param_groups": [{"match": "*.gamma"}]}
-        )
+        build_optimizer(Block(), {"name": "sgd", "lr": 0.1, "param_groups": [{"match": "*.gamma"}]})
     with pytest.raises(ConfigError, match=r"param_groups\[0\]\.weight_dacay\)"):
         build_optimizer(
             Block(),
@@ -413,8 +416,10 @@ def test_a_third_party_plugin_optimizer_is_usable_from_a_config(core_only):
         ({"max_epochs": 2, "num_batches": 10, "limit_train_batches": 3}, 6),
         ({"max_epochs": 5, "num_batches": 10, "max_steps": 12}, 12),  # the trainer's cap
         ({"max_epochs": None, "num_batches": 10, "max_steps": 12}, 12),
-        ({"max_epochs": 10, "num_batches": 1000, "accumulate_grad_batches": 4, "num_devices": 2},
-         1250),
+        (
+            {"max_epochs": 10, "num_batches": 1000, "accumulate_grad_batches": 4, "num_devices": 2},
+            1250,
+        ),
     ],
 )
 def test_compute_max_steps(kwargs, expected):
@@ -437,7 +442,6 @@ def test_max_steps_from_a_trainer_config():
 
 
 def test_a_null_sched_max_steps_is_taken_from_the_argument_and_config_wins():
-    ganglion.register_scheduler("linear", torch.optim.lr_scheduler.LinearLR)
 
     @dataclasses.dataclass
     class WithMaxSteps:
@@ -458,6 +462,33 @@ def test_a_null_sched_max_steps_is_taken_from_the_argument_and_config_wins():
     cfg["sched"]["max_steps"] = None
     with pytest.raises(ConfigError, match=r"model\.optim\.sched\.max_steps is required"):
         build_optimization(torch.nn.Linear(2, 1), cfg)
+    # Lightning's estimate is a float, inf for a run without bounds
+    _, sched = build_optimization(torch.nn.Linear(2, 1), cfg, max_steps=12.0)
+    assert sched["scheduler"].max_steps == 12
+    with pytest.raises(ConfigError, match="the run has no step bound"):
+        build_optimization(torch.nn.Linear(2, 1), cfg, max_steps=float("inf"))
+
+
+def test_a_callable_max_steps_is_called_only_when_a_scheduler_needs_it():
+    calls = []
+
+    def count() -> int:
+        calls.append(1)
+        return 30
+
+    cfg = {"name": "sgd", "lr": 1.0, "sched": {"name": "StepLR", "step_size": 5}}
+    build_optimization(torch.nn.Linear(2, 1), cfg, max_steps=count)
+    assert calls == []  # StepLR takes no max_steps: no batches counted
+
+    class Decay(torch.optim.lr_scheduler.LinearLR):
+        def __init__(self, optimizer, max_steps: int) -> None:
+            self.max_steps = max_steps
+            super().__init__(optimizer, 1.0, 0.0, total_iters=max_steps)
+
+    ganglion.register_scheduler("decay", Decay)
+    cfg["sched"] = {"name": "decay"}
+    _, sched = build_optimization(torch.nn.Linear(2, 1), cfg, max_steps=count)
+    assert calls == [1] and sched["scheduler"].max_steps == 30
 
 
 def test_lightning_trains_with_the_built_scheduler_and_agrees_on_max_steps(tmp_path):

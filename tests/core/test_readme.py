@@ -56,7 +56,8 @@ def test_readme_plugin_is_discovered_listed_and_usable(tmp_path):
         "et = m.registry('element_types').resolve('PitchContourType')\n"
         "print(opt.provider.distribution, o.defaults['nesterov'], et.__name__)\n"
     )
-    env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    # only the README plugin: the test env may hold other plugins registering the same names
+    env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin", "GANGLION_PLUGINS": "pitch"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["ganglion-pitch", "True", "PitchContourType"]

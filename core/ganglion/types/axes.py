@@ -224,9 +224,7 @@ class AxisType:
 
     def __init__(self, kind: AxisKind | str, size: int | None = None) -> None:
         kind = AxisKind(kind)
-        if size is not None and (
-            isinstance(size, bool) or not isinstance(size, int) or size < 0
-        ):
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
             raise ValueError(
                 f"axis {kind.name}: size must be a non-negative int or None, got {size!r}"
             )

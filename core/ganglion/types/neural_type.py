@@ -64,9 +64,7 @@ class NeuralType:
                     "element type; give it once"
                 )
             axes_t = parsed.axes
-            element = (
-                parsed.elements_type if elements_type is None else _element(elements_type)
-            )
+            element = parsed.elements_type if elements_type is None else _element(elements_type)
             optional = optional or parsed.optional
         else:
             axes_t = _axes(axes)
@@ -81,8 +79,10 @@ class NeuralType:
         setter(self, "elements_type", element)
         setter(self, "optional", bool(optional))
         setter(self, "rank", None if axes_t is None else len(axes_t))
-        sizes = () if axes_t is None else tuple(
-            (i, ax.size) for i, ax in enumerate(axes_t) if ax.size is not None
+        sizes = (
+            ()
+            if axes_t is None
+            else tuple((i, ax.size) for i, ax in enumerate(axes_t) if ax.size is not None)
         )
         setter(self, "sizes", sizes)
         setter(self, "_results", {})
@@ -251,12 +251,11 @@ def compare_types(expected: NeuralType, given: NeuralType) -> tuple[R, str]:
             )
         target = "SAME" if element_result is R.SAME else "compatible"
         return R.TRANSPOSE_SAME, f"{kinds_reason} — a transpose would make them {target}"
-    if _matching_exists(a, b, sizes=False):
-        if element_ok:
-            return R.DIM_INCOMPATIBLE, (
-                f"{kinds_reason}; a transpose would align the axes but their sizes differ "
-                f"({_axes_str(expected)} vs {_axes_str(given)})"
-            )
+    if element_ok and _matching_exists(a, b, sizes=False):
+        return R.DIM_INCOMPATIBLE, (
+            f"{kinds_reason}; a transpose would align the axes but their sizes differ "
+            f"({_axes_str(expected)} vs {_axes_str(given)})"
+        )
     if not element_ok:
         return R.INCOMPATIBLE, (
             f"{_element_reason(expected, given, element_result)}; also {kinds_reason}"

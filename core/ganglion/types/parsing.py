@@ -53,8 +53,10 @@ def parse_neural_type(
     result = parse_port_type(text, element_types=element_types, where=where)
     if isinstance(result, list):
         raise NeuralTypeSyntaxError(
-            text, 0, "a list type ([...]) is a port type, not a NeuralType; use "
-            "parse_port_type", where=where,
+            text,
+            0,
+            "a list type ([...]) is a port type, not a NeuralType; use parse_port_type",
+            where=where,
         )
     return result
 
@@ -72,7 +74,9 @@ def parse_port_type(
     if isinstance(text, (list, tuple)):
         if len(text) != 1:
             raise NeuralTypeSyntaxError(
-                repr(text), 0, f"a list port type holds exactly one type, got {len(text)}",
+                repr(text),
+                0,
+                f"a list port type holds exactly one type, got {len(text)}",
                 where=where,
             )
         return [parse_port_type(text[0], element_types=element_types, where=where)]
@@ -137,15 +141,17 @@ def resolve_element_class(
         from ganglion.errors import did_you_mean
         from ganglion.plugins import registry
 
-        try:
-            cls = registry("element_types").resolve(name, key=where)
-        except UnknownNameError as exc:
-            if not element_types:
-                raise
-            local = ", ".join(sorted(element_types))
+        registered = registry("element_types")
+        if element_types and name not in registered:
+            # the caller's own types first, then the registered ones
+            hint = did_you_mean(name, [*element_types, *registered.names()])
+            origin = f" ({where})" if where else ""
             raise UnknownNameError(
-                f"{exc}{did_you_mean(name, element_types)} Given here: {local}."
-            ) from None
+                f"Unknown element type {name!r}{origin}.{hint} Given here: "
+                f"{', '.join(sorted(element_types))}. Registered: "
+                f"{', '.join(registered.names()) or 'none'}."
+            )
+        cls = registered.resolve(name, key=where)
     if not (isinstance(cls, type) and issubclass(cls, ElementType)):
         raise TypeError(f"element type {name!r} is registered as {cls!r}, not an ElementType")
     return cls
@@ -257,9 +263,8 @@ class _Parser:
             got = repr(self.peek()) if self.peek() else "the end"
             self.fail(f"expected an element type name after ':', got {got}", start)
         try:
-            cls = resolve_element_class(
-                name, element_types=self.element_types, where=self.where
-            )
+            # no ``where`` here: the syntax error around this message names it once
+            cls = resolve_element_class(name, element_types=self.element_types)
         except (UnknownNameError, TypeError) as exc:
             self.fail(str(exc), start)
         except Exception as exc:  # a plugin's lazy target failed to import

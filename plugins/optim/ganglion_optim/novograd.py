@@ -35,6 +35,13 @@ from ganglion_optim._checks import check_hyper
 
 __all__ = ["Novograd", "NovogradParams"]
 
+_SCALAR_MOMENTS = ("exp_avg_sq", "max_exp_avg_sq")
+
+
+def _moment_dtype(p: torch.Tensor) -> torch.dtype:
+    """float32, or the parameter's dtype when that is wider (float64)."""
+    return torch.promote_types(p.dtype, torch.float32)
+
 
 @dataclass
 class NovogradParams:
@@ -108,6 +115,22 @@ class Novograd(Optimizer):
             group.setdefault("amsgrad", False)
             group.setdefault("luc", False)
 
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a checkpoint, keeping the layer-wise second moments in (at least) float32.
+
+        torch casts every loaded state tensor to its parameter's dtype; for half-precision
+        weights that would round the second moments, so they are put back from the checkpoint.
+        """
+        scalars = {
+            index: {k: v for k, v in state.items() if k in _SCALAR_MOMENTS}
+            for index, state in state_dict.get("state", {}).items()
+        }
+        super().load_state_dict(state_dict)
+        for saved_group, group in zip(state_dict["param_groups"], self.param_groups):
+            for index, p in zip(saved_group["params"], group["params"]):
+                for key, value in scalars.get(index, {}).items():
+                    self.state[p][key] = value.to(device=p.device, dtype=_moment_dtype(p))
+
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
@@ -128,7 +151,7 @@ class Novograd(Optimizer):
                     state["step"] = 0
                     state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                     # one scalar per tensor, kept in float32 even for half-precision weights
-                    state["exp_avg_sq"] = torch.zeros((), dtype=torch.float32, device=p.device)
+                    state["exp_avg_sq"] = torch.zeros((), dtype=_moment_dtype(p), device=p.device)
                     if group["amsgrad"]:
                         state["max_exp_avg_sq"] = torch.zeros_like(state["exp_avg_sq"])
                 state["step"] += 1
@@ -166,4 +189,3 @@ class Novograd(Optimizer):
                 else:
                     p.add_(exp_avg, alpha=-group["lr"])
         return loss
-

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 from omegaconf import MISSING
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
@@ -454,4 +455,3 @@ class NoamAnnealing(WarmupPolicy):
             scale = min(scale, n * self.warmup_steps**-1.5)
         lr = base_lr * self.d_model**-0.5 * scale
         return lr if step < self.warmup_steps else max(self.min_lr, lr)
-

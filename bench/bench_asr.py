@@ -1,0 +1,193 @@
+"""ganglion-asr on this CPU: data pipeline throughput and QuartzNet 5x5 training-step time.
+
+Two measurements, in one run:
+
+1. **Data pipeline**: utterances per second loaded from wav files by the manifest dataset
+   (soundfile + collate, duration-bucketed batches) and featurised by the log-mel
+   preprocessor, against the utterances per second a training step consumes (batch size
+   divided by the measured step time).
+2. **Training step** of ``quartznet_5x5`` (the shipped config: preprocessor, SpecAugment
+   cut-outs, encoder, decoder, CTC loss, Novograd as in the config) at batch 8 of 2-second
+   utterances: forward, backward and optimizer step timed separately, medians over the
+   measured steps, in float32 and under bf16 autocast. NeMo 3.0.0's EncDecCTCModel with the
+   same layout measured 733 ms per step (forward 304, backward 399) on this machine with
+   Novograd in a plain loop; the ratio column compares with that.
+
+    .venv/bin/python bench/bench_asr.py [--steps 15] [--warmup 3] [--utterances 96]
+        [--threads N]
+
+Timings on a shared machine are noisy: the medians of interleaved runs are what to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from omegaconf import OmegaConf
+
+import ganglion_asr
+from ganglion.module import NeuralModule
+
+NEMO_MS = {"forward": 304.0, "backward": 399.0, "total": 733.0}
+CONF = Path(ganglion_asr.__file__).parent / "conf" / "quartznet_5x5.yaml"
+
+
+def make_corpus(folder: Path, count: int, seconds: float, sample_rate: int = 16000) -> Path:
+    """``count`` wav files of speech-like noise, ``seconds`` long each, and their manifest."""
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(count):
+        n = int(seconds * sample_rate)
+        t = np.arange(n) / sample_rate
+        audio = 0.2 * np.sin(2 * np.pi * (150 + 10 * i) * t) * (1 + np.sin(2 * np.pi * 3 * t))
+        audio += 0.02 * rng.standard_normal(n)
+        path = folder / f"u{i:04d}.wav"
+        sf.write(str(path), audio.astype(np.float32), sample_rate, subtype="PCM_16")
+        lines.append(f'{{"audio_filepath": "{path.name}", "duration": {seconds}, '
+                     f'"text": "three one four one five nine"}}')
+    manifest = folder / "manifest.json"
+    manifest.write_text("\n".join(lines) + "\n")
+    return manifest
+
+
+def bench_data(manifest: Path, cfg, batch_size: int, workers: int, repeats: int) -> float:
+    """Median utterances/s loaded, collated and featurised."""
+    from ganglion_asr.data.dataset import build_dataloader
+
+    pre = NeuralModule.from_config_dict(cfg.model.preprocessor)
+    pre.train()  # dither on, as in training
+    loader = build_dataloader(
+        {"manifest_filepath": str(manifest), "batch_size": batch_size, "shuffle": True,
+         "num_workers": workers},
+        labels=list(cfg.model.labels), sample_rate=int(cfg.model.sample_rate),
+    )
+    rates = []
+    for _ in range(repeats):
+        count = 0
+        start = time.perf_counter()
+        for audio, audio_len, _tokens, _token_len in loader:
+            with torch.no_grad():
+                pre(audio, audio_len)
+            count += audio.shape[0]
+        rates.append(count / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def build_model(cfg):
+    """The quartznet_5x5 modules, loss and Novograd optimizer, as the config describes them."""
+    from ganglion.plugins import registry
+
+    from ganglion_asr.losses import CTCLoss
+
+    m = cfg.model
+    modules = torch.nn.ModuleDict({
+        "preprocessor": NeuralModule.from_config_dict(m.preprocessor),
+        "spec_augment": NeuralModule.from_config_dict(m.spec_augment),
+        "encoder": NeuralModule.from_config_dict(m.encoder),
+        "decoder": NeuralModule.from_config_dict(m.decoder),
+    })
+    loss = CTCLoss(num_classes=len(m.labels))
+    optim_cfg = dict(OmegaConf.to_container(m.optim, resolve=True))
+    optim_cfg.pop("sched", None)
+    opt_cls = registry("optimizers").get(optim_cfg.pop("name")).load()
+    optimizer = opt_cls(modules.parameters(), **optim_cfg)
+    return modules, loss, optimizer
+
+
+def bench_training(cfg, batch: int, seconds: float, steps: int, warmup: int,
+                   precision: str) -> dict[str, float]:
+    """Median ms of forward / backward / optimizer step / total of one training step."""
+    torch.manual_seed(0)
+    modules, loss_fn, optimizer = build_model(cfg)
+    modules.train()
+    n = int(seconds * cfg.model.sample_rate)
+    audio = 0.1 * torch.randn(batch, n)
+    audio_len = torch.full((batch,), n, dtype=torch.long)
+    audio_len[1:] -= torch.randint(0, n // 10, (batch - 1,))  # ragged, as real batches are
+    targets = torch.randint(0, len(cfg.model.labels), (batch, 30))
+    target_len = torch.full((batch,), 30, dtype=torch.long)
+    times: dict[str, list[float]] = {"forward": [], "backward": [], "step": [], "total": []}
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+    for i in range(warmup + steps):
+        t0 = time.perf_counter()
+        with autocast:
+            feats, feat_len = modules["preprocessor"](audio, audio_len)
+            feats = modules["spec_augment"](feats, feat_len)
+            enc, enc_len = modules["encoder"](feats, feat_len)
+            log_probs = modules["decoder"](enc)
+            loss = loss_fn(log_probs, targets, enc_len, target_len)
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        t3 = time.perf_counter()
+        if i >= warmup:
+            times["forward"].append(t1 - t0)
+            times["backward"].append(t2 - t1)
+            times["step"].append(t3 - t2)
+            times["total"].append(t3 - t0)
+    params = sum(p.numel() for p in modules.parameters())
+    result = {k: 1000 * statistics.median(v) for k, v in times.items()}
+    result["params_m"] = params / 1e6
+    result["loss"] = float(loss)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=15)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--utterances", type=int, default=96)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    parser.add_argument("--skip-data", action="store_true")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = OmegaConf.load(CONF)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; config {CONF.name}; "
+          f"batch {args.batch} x {args.seconds:g} s; {args.steps} steps after {args.warmup} "
+          "warm-up\n")
+
+    results = {p: bench_training(cfg, args.batch, args.seconds, args.steps, args.warmup, p)
+               for p in ("fp32", "bf16")}
+    print(f"quartznet_5x5 training step ({results['fp32']['params_m']:.2f} M parameters), "
+          "median ms:")
+    print(f"{'':10}{'forward':>10}{'backward':>10}{'step':>8}{'total':>9}   vs NeMo 733 ms")
+    for precision, r in results.items():
+        print(f"{precision:10}{r['forward']:10.0f}{r['backward']:10.0f}{r['step']:8.0f}"
+              f"{r['total']:9.0f}   x{r['total'] / NEMO_MS['total']:.2f} "
+              f"(fwd x{r['forward'] / NEMO_MS['forward']:.2f}, "
+              f"bwd x{r['backward'] / NEMO_MS['backward']:.2f})")
+    print(f"{'NeMo fp32':10}{NEMO_MS['forward']:10.0f}{NEMO_MS['backward']:10.0f}{'':>8}"
+          f"{NEMO_MS['total']:9.0f}")
+    print(f"bf16 / fp32 total: x{results['bf16']['total'] / results['fp32']['total']:.2f}\n")
+
+    if args.skip_data:
+        return
+    folder = Path(tempfile.mkdtemp(prefix="bench_asr_"))
+    try:
+        manifest = make_corpus(folder, args.utterances, args.seconds)
+        consumed = args.batch / (results["fp32"]["total"] / 1000)
+        print(f"data pipeline ({args.utterances} wav files of {args.seconds:g} s: load + collate "
+              "+ log-mel), utterances/s:")
+        for workers in (0, 1):
+            rate = bench_data(manifest, cfg, args.batch, workers, repeats=3)
+            print(f"  num_workers={workers}: {rate:8.0f} utt/s  = x{rate / consumed:.1f} what an "
+                  f"fp32 training step consumes ({consumed:.1f} utt/s)")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

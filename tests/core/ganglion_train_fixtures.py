@@ -1,0 +1,67 @@
+"""A tiny model and dataset for the training tests (importable by path from a config:
+``_target_: ganglion_train_fixtures.TinyRegressor``; subprocess tests put this folder on
+PYTHONPATH)."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import torch
+from torch.utils.data import Dataset
+
+from ganglion.model import ModelPT
+
+#: Environment variable: SIGKILL the training process when this global step begins.
+KILL_AT_STEP_ENV = "GANGLION_TEST_KILL_AT_STEP"
+
+
+class RegressionDataset(Dataset):
+    """``size`` random inputs of ``dim`` features and a fixed nonlinear target, from ``seed``."""
+
+    def __init__(self, size: int = 64, dim: int = 8, seed: int = 0) -> None:
+        generator = torch.Generator().manual_seed(seed)
+        self.x = torch.randn(size, dim, generator=generator)
+        weights = torch.randn(dim, 1, generator=torch.Generator().manual_seed(1234))
+        self.y = torch.tanh(self.x @ weights) + 0.1 * torch.randn(size, 1, generator=generator)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x[index], self.y[index]
+
+
+class TinyRegressor(ModelPT):
+    """Two linear layers with dropout; logs train_loss, val_loss, test_loss."""
+
+    def __init__(self, cfg, trainer=None) -> None:
+        super().__init__(cfg, trainer)
+        dim, hidden = int(cfg.get("dim", 8)), int(cfg.get("hidden", 16))
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(dim, hidden),
+            torch.nn.Tanh(),
+            torch.nn.Dropout(float(cfg.get("dropout", 0.1))),
+            torch.nn.Linear(hidden, 1),
+        )
+        kill = os.environ.get(KILL_AT_STEP_ENV)
+        self._kill_at = int(kill) if kill else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        if self._kill_at is not None and self.global_step == self._kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)  # mid-epoch, between two checkpoints
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self(x), y)
+        self.log("train_loss", loss)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_loss", torch.nn.functional.mse_loss(self(x), y))
+
+    def test_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("test_loss", torch.nn.functional.mse_loss(self(x), y))
