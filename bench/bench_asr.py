@@ -51,8 +51,10 @@ def make_corpus(folder: Path, count: int, seconds: float, sample_rate: int = 160
         audio += 0.02 * rng.standard_normal(n)
         path = folder / f"u{i:04d}.wav"
         sf.write(str(path), audio.astype(np.float32), sample_rate, subtype="PCM_16")
-        lines.append(f'{{"audio_filepath": "{path.name}", "duration": {seconds}, '
-                     f'"text": "three one four one five nine"}}')
+        lines.append(
+            f'{{"audio_filepath": "{path.name}", "duration": {seconds}, '
+            f'"text": "three one four one five nine"}}'
+        )
     manifest = folder / "manifest.json"
     manifest.write_text("\n".join(lines) + "\n")
     return manifest
@@ -65,9 +67,14 @@ def bench_data(manifest: Path, cfg, batch_size: int, workers: int, repeats: int)
     pre = NeuralModule.from_config_dict(cfg.model.preprocessor)
     pre.train()  # dither on, as in training
     loader = build_dataloader(
-        {"manifest_filepath": str(manifest), "batch_size": batch_size, "shuffle": True,
-         "num_workers": workers},
-        labels=list(cfg.model.labels), sample_rate=int(cfg.model.sample_rate),
+        {
+            "manifest_filepath": str(manifest),
+            "batch_size": batch_size,
+            "shuffle": True,
+            "num_workers": workers,
+        },
+        labels=list(cfg.model.labels),
+        sample_rate=int(cfg.model.sample_rate),
     )
     rates = []
     for _ in range(repeats):
@@ -84,16 +91,17 @@ def bench_data(manifest: Path, cfg, batch_size: int, workers: int, repeats: int)
 def build_model(cfg):
     """The quartznet_5x5 modules, loss and Novograd optimizer, as the config describes them."""
     from ganglion.plugins import registry
-
     from ganglion_asr.losses import CTCLoss
 
     m = cfg.model
-    modules = torch.nn.ModuleDict({
-        "preprocessor": NeuralModule.from_config_dict(m.preprocessor),
-        "spec_augment": NeuralModule.from_config_dict(m.spec_augment),
-        "encoder": NeuralModule.from_config_dict(m.encoder),
-        "decoder": NeuralModule.from_config_dict(m.decoder),
-    })
+    modules = torch.nn.ModuleDict(
+        {
+            "preprocessor": NeuralModule.from_config_dict(m.preprocessor),
+            "spec_augment": NeuralModule.from_config_dict(m.spec_augment),
+            "encoder": NeuralModule.from_config_dict(m.encoder),
+            "decoder": NeuralModule.from_config_dict(m.decoder),
+        }
+    )
     loss = CTCLoss(num_classes=len(m.labels))
     optim_cfg = dict(OmegaConf.to_container(m.optim, resolve=True))
     optim_cfg.pop("sched", None)
@@ -102,8 +110,9 @@ def build_model(cfg):
     return modules, loss, optimizer
 
 
-def bench_training(cfg, batch: int, seconds: float, steps: int, warmup: int,
-                   precision: str) -> dict[str, float]:
+def bench_training(
+    cfg, batch: int, seconds: float, steps: int, warmup: int, precision: str
+) -> dict[str, float]:
     """Median ms of forward / backward / optimizer step / total of one training step."""
     torch.manual_seed(0)
     modules, loss_fn, optimizer = build_model(cfg)
@@ -155,22 +164,31 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = OmegaConf.load(CONF)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; config {CONF.name}; "
-          f"batch {args.batch} x {args.seconds:g} s; {args.steps} steps after {args.warmup} "
-          "warm-up\n")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; config {CONF.name}; "
+        f"batch {args.batch} x {args.seconds:g} s; {args.steps} steps after {args.warmup} "
+        "warm-up\n"
+    )
 
-    results = {p: bench_training(cfg, args.batch, args.seconds, args.steps, args.warmup, p)
-               for p in ("fp32", "bf16")}
-    print(f"quartznet_5x5 training step ({results['fp32']['params_m']:.2f} M parameters), "
-          "median ms:")
+    results = {
+        p: bench_training(cfg, args.batch, args.seconds, args.steps, args.warmup, p)
+        for p in ("fp32", "bf16")
+    }
+    print(
+        f"quartznet_5x5 training step ({results['fp32']['params_m']:.2f} M parameters), median ms:"
+    )
     print(f"{'':10}{'forward':>10}{'backward':>10}{'step':>8}{'total':>9}   vs NeMo 733 ms")
     for precision, r in results.items():
-        print(f"{precision:10}{r['forward']:10.0f}{r['backward']:10.0f}{r['step']:8.0f}"
-              f"{r['total']:9.0f}   x{r['total'] / NEMO_MS['total']:.2f} "
-              f"(fwd x{r['forward'] / NEMO_MS['forward']:.2f}, "
-              f"bwd x{r['backward'] / NEMO_MS['backward']:.2f})")
-    print(f"{'NeMo fp32':10}{NEMO_MS['forward']:10.0f}{NEMO_MS['backward']:10.0f}{'':>8}"
-          f"{NEMO_MS['total']:9.0f}")
+        print(
+            f"{precision:10}{r['forward']:10.0f}{r['backward']:10.0f}{r['step']:8.0f}"
+            f"{r['total']:9.0f}   x{r['total'] / NEMO_MS['total']:.2f} "
+            f"(fwd x{r['forward'] / NEMO_MS['forward']:.2f}, "
+            f"bwd x{r['backward'] / NEMO_MS['backward']:.2f})"
+        )
+    print(
+        f"{'NeMo fp32':10}{NEMO_MS['forward']:10.0f}{NEMO_MS['backward']:10.0f}{'':>8}"
+        f"{NEMO_MS['total']:9.0f}"
+    )
     print(f"bf16 / fp32 total: x{results['bf16']['total'] / results['fp32']['total']:.2f}\n")
 
     if args.skip_data:
@@ -179,12 +197,16 @@ def main() -> None:
     try:
         manifest = make_corpus(folder, args.utterances, args.seconds)
         consumed = args.batch / (results["fp32"]["total"] / 1000)
-        print(f"data pipeline ({args.utterances} wav files of {args.seconds:g} s: load + collate "
-              "+ log-mel), utterances/s:")
+        print(
+            f"data pipeline ({args.utterances} wav files of {args.seconds:g} s: load + collate "
+            "+ log-mel), utterances/s:"
+        )
         for workers in (0, 1):
             rate = bench_data(manifest, cfg, args.batch, workers, repeats=3)
-            print(f"  num_workers={workers}: {rate:8.0f} utt/s  = x{rate / consumed:.1f} what an "
-                  f"fp32 training step consumes ({consumed:.1f} utt/s)")
+            print(
+                f"  num_workers={workers}: {rate:8.0f} utt/s  = x{rate / consumed:.1f} what an "
+                f"fp32 training step consumes ({consumed:.1f} utt/s)"
+            )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

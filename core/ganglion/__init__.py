@@ -42,6 +42,8 @@ _LAZY: dict[str, str] = {
     "typecheck": "ganglion.typecheck:typecheck",
     "NeuralModule": "ganglion.module:NeuralModule",
     "ModelPT": "ganglion.model:ModelPT",
+    "PretrainedModelInfo": "ganglion.pretrained:PretrainedModelInfo",
+    "ArchiveError": "ganglion.archive:ArchiveError",
     "exp_manager": "ganglion.exp_manager:exp_manager",
 }
 

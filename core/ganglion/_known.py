@@ -22,8 +22,16 @@ KNOWN: dict[str, dict[str, str]] = {
             "PolynomialHoldDecayAnnealing",
         )
     },
-    "models": {},
-    "modules": {},
+    "models": {"EncDecCTCModel": "ganglion-asr"},
+    "modules": dict.fromkeys(
+        (
+            "AudioToMelSpectrogramPreprocessor",
+            "SpectrogramAugmentation",
+            "ConvASREncoder",
+            "ConvASRDecoder",
+        ),
+        "ganglion-asr",
+    ),
     "element_types": {
         **dict.fromkeys(
             (
@@ -51,5 +59,5 @@ KNOWN: dict[str, dict[str, str]] = {
             "ganglion-tts",
         ),
     },
-    "losses": {},
+    "losses": {"CTCLoss": "ganglion-asr"},
 }

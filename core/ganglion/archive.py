@@ -28,9 +28,12 @@ Choices, and why:
   subclass) whose message says exactly what was refused, and happens before anything is
   written or built.
 * **Fast.** Weights are streamed from each tensor's memory to the file (and back into freshly
-  allocated tensors on restore) with sha256 computed by a second thread at the same time, so
-  saving costs about what ``torch.save`` does and restoring about what ``torch.load`` does.
-  Tensors are stored largest element size first, so each one is aligned for its dtype.
+  allocated tensors on restore) with sha256 computed by a second thread at the same time.
+  Since sha256 runs at about a third of memory-copy speed, a file whose checksums were all
+  verified before (by the ``save_to`` that wrote it, or a restore) and that has not changed
+  since (same device, inode, size, mtime and ctime) is not rehashed: see
+  :func:`_stamp_matches`; ``GANGLION_VERIFY=always`` turns that off. Tensors are stored
+  largest element size first, so each one is aligned for its dtype.
 * **Atomic.** ``save_archive`` writes a hidden temp file in the destination directory and
   renames it over the destination, so an interrupted save never leaves a half archive.
 
@@ -106,7 +109,8 @@ _MAX_CONFIG = 64 << 20
 _MAX_WEIGHTS_HEADER = 256 << 20
 _CHUNK = 8 << 20  # unit of the read/hash and write/hash pipelines
 _ALIASES_KEY = "ganglion.aliases"
-_ARTIFACT_MEMBER = re.compile(r"^[0-9a-f]{32}_[^/\\]+$")
+# what _safe_basename() produces after the hash: no separators, no leading dot
+_ARTIFACT_MEMBER = re.compile(r"^[0-9a-f]{32}_[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 # safetensors dtype code -> (torch dtype attribute, bytes per element)
@@ -156,7 +160,8 @@ class ArtifactHandler:
       otherwise ``(relative/posix/path, file on disk)`` pairs, unpacked as a directory;
     * :meth:`basename` names the artifact inside the archive (after its hash);
     * :meth:`resolve` turns the unpacked artifact back into what ``register_artifact`` returns
-      (and the restored config holds): by default its path.
+      (and the restored config holds): by default its path. That value must itself be a valid
+      ``src`` for the handler, so that a restored model can be saved again.
 
     Example: a tokenizer that needs its vocabulary beside its model file::
 
@@ -297,7 +302,9 @@ def resolve_config_target(target: Any, *, where: str) -> Any:
     from ganglion.plugins import registry
 
     if not isinstance(target, str) or not target.strip():
-        raise UnsafeArchiveError(f"{where}: _target_ must be a name or an import path, got {target!r}")
+        raise UnsafeArchiveError(
+            f"{where}: _target_ must be a name or an import path, got {target!r}"
+        )
     registries = [registry(kind) for kind in TARGET_KINDS]
     for reg in registries:
         if target in reg:
@@ -811,10 +818,10 @@ def _versions() -> dict[str, Any]:
     from ganglion import __version__
     from ganglion.plugins import get_plugin_manager
 
-    plugins = {}
+    plugins = {}  # distribution -> version, of every loaded plugin (in-process ones by name)
     for info in get_plugin_manager().plugins.values():
         if not info.builtin:
-            plugins[info.name] = {"distribution": info.distribution, "version": info.version}
+            plugins[info.distribution or info.name] = info.version
     versions: dict[str, Any] = {"ganglion": __version__, "python": platform.python_version()}
     with contextlib.suppress(ImportError):
         import torch
@@ -1024,7 +1031,9 @@ class ModelArchive:
         """Open and check ``path`` (see the class docstring); raises :class:`ArchiveError`."""
         path = Path(path)
         if not path.is_file():
-            raise ArchiveError(f"no archive at {path}" + (" (a directory)" if path.is_dir() else ""))
+            raise ArchiveError(
+                f"no archive at {path}" + (" (a directory)" if path.is_dir() else "")
+            )
         file = open(path, "rb")  # noqa: SIM115 - owned by the archive, closed by close()
         try:
             members = cls._scan(path, file)
@@ -1092,7 +1101,9 @@ class ModelArchive:
             if name in members:
                 raise refuse(f"member {name!r} appears twice")
             if info.offset_data + info.size > size:
-                raise refuse(f"member {name!r} runs past the end of the file (truncated)", ArchiveError)
+                raise refuse(
+                    f"member {name!r} runs past the end of the file (truncated)", ArchiveError
+                )
             members[name] = _Member(name, info.offset_data, info.size, info.isdir())
         return members
 
@@ -1122,7 +1133,11 @@ class ModelArchive:
         if not isinstance(version, int) or isinstance(version, bool):
             raise refuse(f"{MANIFEST_NAME} has no integer format_version (got {version!r})")
         if version not in SUPPORTED_FORMAT_VERSIONS:
-            newer = " (written by a newer ganglion: upgrade ganglion)" if version > FORMAT_VERSION else ""
+            newer = (
+                " (written by a newer ganglion: upgrade ganglion)"
+                if version > FORMAT_VERSION
+                else ""
+            )
             raise refuse(
                 f"format version {version} is not supported by ganglion {__version__}, which "
                 f"reads version(s) {', '.join(map(str, SUPPORTED_FORMAT_VERSIONS))}{newer}"
@@ -1163,8 +1178,10 @@ class ModelArchive:
                 )
         for name in listed:
             if name not in actual:
-                raise refuse(f"{MANIFEST_NAME} lists {name!r} but the archive has no such member",
-                              ArchiveError)
+                raise refuse(
+                    f"{MANIFEST_NAME} lists {name!r} but the archive has no such member",
+                    ArchiveError,
+                )
         for name in (CONFIG_NAME, WEIGHTS_NAME):
             if name not in actual or actual[name].is_dir:
                 raise refuse(f"it has no {name}", ArchiveError)
@@ -1193,7 +1210,22 @@ class ModelArchive:
             sha = rec.get("sha256")
             if not (isinstance(sha, str) and _SHA256.match(sha)):
                 raise refuse(f"{where}: no sha256", ArchiveError)
-            self.artifacts.append(ArchivedArtifact(path, member, handler, is_dir, sha))
+            art = ArchivedArtifact(path, member, handler, is_dir, sha)
+            # the digest names the artifact's cache entry: it must be the content's own
+            if sha != self._artifact_digest(art) or not sha.startswith(member[:32]):
+                raise refuse(f"{where}: sha256 {sha} is not the digest of member {member!r}")
+            self.artifacts.append(art)
+
+    def _artifact_digest(self, art: ArchivedArtifact) -> str:
+        """An artifact's digest from the manifest's member checksums (see _tree_digest)."""
+        listed = self.manifest["members"]
+        if not art.is_dir:
+            return listed[art.member]["sha256"]
+        prefix = art.member + "/"
+        return _tree_digest(
+            (name[len(prefix) :], None, listed[name]["sha256"], listed[name]["size"])
+            for name in self._artifact_files(art)
+        )
 
     # -- facts ---------------------------------------------------------------------------------
     @property
@@ -1274,8 +1306,9 @@ class ModelArchive:
         if member is None or member.is_dir:
             raise self._refuse(f"it has no file member {name!r}", ArchiveError)
         if member.size > limit:
-            raise self._refuse(f"member {name!r} is {member.size} bytes, over the {limit} limit",
-                               ArchiveError)
+            raise self._refuse(
+                f"member {name!r} is {member.size} bytes, over the {limit} limit", ArchiveError
+            )
         data = self._pread(member.offset, member.size)
         got = hashlib.sha256(data).hexdigest()
         if got != self._expected(name):
@@ -1321,8 +1354,9 @@ class ModelArchive:
             raise self._refuse(f"{where} is too short to be safetensors", ArchiveError)
         length = int.from_bytes(self._pread(member.offset, 8), "little")
         if length > member.size - 8 or length > _MAX_WEIGHTS_HEADER:
-            raise self._refuse(f"{where}: header length {length} does not fit the member",
-                               ArchiveError)
+            raise self._refuse(
+                f"{where}: header length {length} does not fit the member", ArchiveError
+            )
         raw = self._pread(member.offset + 8, length)
         try:
             header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
@@ -1357,14 +1391,17 @@ class ModelArchive:
         try:
             aliases = json.loads(metadata.get(_ALIASES_KEY, "{}"))
         except ValueError as exc:
-            raise self._refuse(f"{where}: {_ALIASES_KEY} is not JSON ({exc})", ArchiveError) from None
+            raise self._refuse(
+                f"{where}: {_ALIASES_KEY} is not JSON ({exc})", ArchiveError
+            ) from None
         names = {e.name for e in entries}
         if not isinstance(aliases, dict) or not all(
             isinstance(a, str) and isinstance(o, str) and o in names and a not in names
             for a, o in aliases.items()
         ):
-            raise self._refuse(f"{where}: {_ALIASES_KEY} must map new names to stored tensors",
-                               ArchiveError)
+            raise self._refuse(
+                f"{where}: {_ALIASES_KEY} must map new names to stored tensors", ArchiveError
+            )
         self._weights_header = _WeightsHeader(
             prefix=length.to_bytes(8, "little") + raw,
             entries=entries,
@@ -1498,7 +1535,8 @@ class ModelArchive:
             return
         for art in self.artifacts:
             for name in self._artifact_files(art):
-                self.verify_member(name)
+                if name not in self._verified:
+                    self.verify_member(name)
 
     def materialize_artifacts(self, root: str | os.PathLike[str] | None = None) -> dict[str, str]:
         """Unpack the artifacts into the content-addressed cache; config_path -> usable value.

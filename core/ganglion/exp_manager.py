@@ -57,7 +57,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import Callback, LightningModule, Trainer
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from ganglion.conf.schema import CheckpointCallbackParams, ExpManagerConfig
@@ -67,7 +67,9 @@ __all__ = [
     "AtomicCheckpointIO",
     "ExpManagerConfig",
     "GanglionModelCheckpoint",
+    "RestoreDataPosition",
     "StepSeedCallback",
+    "ThrottledProgressBar",
     "check_exp_manager_config",
     "exp_manager",
     "resolve_log_dir",
@@ -131,11 +133,18 @@ def check_exp_manager_config(cfg: Any, *, key: str = "exp_manager") -> DictConfi
         raise ConfigError(
             f"{key}.checkpoint_callback_params.mode must be 'min' or 'max', got {params.mode!r}"
         )
+    if params.monitor is None and params.save_top_k not in (-1, 0, 1):
+        raise ConfigError(
+            f"{key}.checkpoint_callback_params.save_top_k={params.save_top_k} keeps the best "
+            "checkpoints by a metric, but monitor is null: set monitor (e.g. val_loss), or "
+            "save_top_k to -1 (every checkpoint), 1 (the latest) or 0"
+        )
     if params.train_time_interval is not None:
         _parse_duration(params.train_time_interval, f"{key}.checkpoint_callback_params")
-    if merged.resume_from_checkpoint is not None and not Path(
-        merged.resume_from_checkpoint
-    ).is_file():
+    if (
+        merged.resume_from_checkpoint is not None
+        and not Path(merged.resume_from_checkpoint).is_file()
+    ):
         raise ConfigError(
             f"{key}.resume_from_checkpoint: no checkpoint file at {merged.resume_from_checkpoint!r}"
         )
@@ -144,13 +153,15 @@ def check_exp_manager_config(cfg: Any, *, key: str = "exp_manager") -> DictConfi
 
 def _check_keys(cfg: DictConfig, schema: type, key: str) -> None:
     fields = [f.name for f in dataclasses.fields(schema)]
-    for name in cfg.keys():
+    for name in cfg:
         if name not in fields:
             raise ConfigError(
                 f"Unknown key {key}.{name}.{did_you_mean(str(name), fields)} Known keys of "
                 f"{key}: {', '.join(sorted(fields))}."
             )
-    params = cfg._get_node("checkpoint_callback_params") if "checkpoint_callback_params" in cfg else None
+    params = (
+        cfg._get_node("checkpoint_callback_params") if "checkpoint_callback_params" in cfg else None
+    )
     if isinstance(params, DictConfig):
         _check_keys(params, CheckpointCallbackParams, f"{key}.checkpoint_callback_params")
 
@@ -276,9 +287,16 @@ def _logging_step(checkpoint_path: Path) -> int:
             f"{type(exc).__name__}: {exc}. Delete it to resume from an earlier one."
         ) from exc
     try:
-        return int(ckpt["loops"]["fit_loop"]["epoch_loop.state_dict"]["_batches_that_stepped"])
+        fit_loop = ckpt["loops"]["fit_loop"]
+        step = int(fit_loop["epoch_loop.state_dict"]["_batches_that_stepped"])
+        total = fit_loop["epoch_loop.batch_progress"]["total"]
     except (KeyError, TypeError):
         return int(ckpt.get("global_step", 0))
+    if total["completed"] == total["processed"] - 1:
+        # saved in on_train_batch_end, before that batch was counted and its metrics logged;
+        # Lightning counts it on restart (the same rule as its loops' restart stage)
+        step += 1
+    return step
 
 
 # -- files saved with the run ---------------------------------------------------------------
@@ -325,7 +343,7 @@ def _write_run_files(log_dir: Path, run_config: Any, files_to_copy: list[str]) -
         if not isinstance(run_config, DictConfig):
             run_config = OmegaConf.create(run_config)
         _atomic_write_text(log_dir / "config.yaml", OmegaConf.to_yaml(run_config))
-    command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
+    command = " ".join(shlex.quote(a) for a in _command_line())
     with open(log_dir / "cmd-args.log", "a", encoding="utf-8") as f:
         f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {command}\n")
     _atomic_write_text(
@@ -336,6 +354,16 @@ def _write_run_files(log_dir: Path, run_config: Any, files_to_copy: list[str]) -
         if not path.is_file():
             raise ConfigError(f"exp_manager.files_to_copy: no file at {src!r}")
         shutil.copy2(path, log_dir / path.name)
+
+
+def _command_line() -> list[str]:
+    """This process's command line as a user would type it again."""
+    import __main__
+
+    spec = getattr(__main__, "__spec__", None)
+    if spec is not None and sys.argv and sys.argv[0].endswith("__main__.py"):
+        return [sys.executable, "-m", spec.name.removesuffix(".__main__"), *sys.argv[1:]]
+    return [sys.executable, *sys.argv]
 
 
 def _kept_csv_rows(metrics_file: Path, resume_step: int) -> list[dict[str, str]]:
@@ -395,7 +423,7 @@ class GanglionModelCheckpoint(ModelCheckpoint):
         archive_path: where the archive goes (``None``: no archive).
         save_best_model: load the best checkpoint's weights into the model before packaging
             (the model in memory then holds them, so a following ``trainer.test`` tests the
-            best model); with nothing monitored, the last weights are packaged.
+            best model); with no ``monitor``, the final weights are packaged.
         **kwargs: ``ModelCheckpoint`` arguments.
     """
 
@@ -408,12 +436,31 @@ class GanglionModelCheckpoint(ModelCheckpoint):
         #: the archive written at the end of training (``None`` until then)
         self.saved_archive: Path | None = None
 
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._refresh_last(trainer)
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):
+            self._refresh_last(trainer)
+
+    def _refresh_last(self, trainer: Trainer) -> None:
+        # Lightning rewrites last.ckpt at an epoch end only when a top-k checkpoint was saved
+        # there; a run whose metric stopped improving would resume from an old epoch
+        if not self.save_last or self._should_skip_saving_checkpoint(trainer):
+            return
+        due = self._every_n_epochs >= 1 and (trainer.current_epoch + 1) % self._every_n_epochs == 0
+        if due and self._last_global_step_saved != trainer.global_step:
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         super().on_train_end(trainer, pl_module)
         if self.archive_path is None or trainer.fast_dev_run or trainer.sanity_checking:
             return
         best = self.best_model_path
-        if self.save_best_model and best and Path(best).is_file():
+        if self.save_best_model and self.monitor is not None and best and Path(best).is_file():
             checkpoint = trainer.strategy.load_checkpoint(best)
             pl_module.load_state_dict(checkpoint["state_dict"])
         if trainer.is_global_zero:
@@ -431,6 +478,52 @@ class GanglionModelCheckpoint(ModelCheckpoint):
         trainer.strategy.barrier("ganglion_archive")
         if self.archive_path.is_file():
             self.saved_archive = self.archive_path
+
+
+class RestoreDataPosition(Callback):
+    """Makes a resumed run continue from the checkpoint's data position even when the
+    model asked for its training dataloader before the checkpoint was restored.
+
+    Lightning applies the saved dataloader state when it first sets up the training data.
+    A model whose ``configure_optimizers`` reads ``trainer.estimated_stepping_batches`` (to
+    size a scheduler) makes that happen before the checkpoint is restored, and the saved
+    position is then never applied: the resumed epoch starts over from its first batch. This
+    callback sees the state still pending at ``on_train_start`` and has Lightning set up the
+    training data again, this time with the state. Added by :func:`exp_manager`.
+    """
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        fit_loop = trainer.fit_loop
+        if (
+            getattr(fit_loop, "_combined_loader_states_to_load", None)
+            and getattr(fit_loop, "_combined_loader", None) is not None
+        ):
+            fit_loop._combined_loader = None  # the next setup_data() rebuilds it, state applied
+
+
+class ThrottledProgressBar(TQDMProgressBar):
+    """Lightning's progress bar, redrawn at most ``max_refresh_per_second`` times a second.
+
+    Lightning's bar recomputes its metrics and redraws after every batch (a few hundred
+    microseconds, a noticeable share of a small model's step); this one does so when at least
+    ``1 / max_refresh_per_second`` seconds have passed, and always on the last batch, so the
+    display is as live as before for slow steps and costs next to nothing for fast ones.
+    ``ganglion train`` uses it unless ``trainer.callbacks`` already has a progress bar.
+    """
+
+    def __init__(self, max_refresh_per_second: float = 4.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._interval = 1.0 / max_refresh_per_second
+        self._last_refresh = 0.0
+
+    def _should_update(self, current: int, total: int) -> bool:
+        if not self.is_enabled:
+            return False
+        now = time.monotonic()
+        if current == total or now - self._last_refresh >= self._interval:
+            self._last_refresh = now
+            return True
+        return False
 
 
 class StepSeedCallback(Callback):
@@ -459,7 +552,15 @@ class StepSeedCallback(Callback):
             + trainer.global_rank * 0xD6E8FEB86659FD93
         )
         value = mixed & 0x7FFF_FFFF_FFFF_FFFF
-        torch.manual_seed(value)
+        # torch.manual_seed would also queue a seeding of every accelerator torch knows, with a
+        # stack trace each time (milliseconds a step, and a list that grows): seed only the
+        # generators this run draws from
+        torch.default_generator.manual_seed(value)
+        device = pl_module.device.type if pl_module is not None else "cpu"
+        if device == "cuda":
+            torch.cuda.manual_seed_all(value)
+        elif device in ("mps", "xpu"):
+            getattr(torch, device).manual_seed(value)
         random.seed(value)
         numpy = sys.modules.get("numpy")
         if numpy is not None:  # only when something already uses it; never import it here
@@ -510,6 +611,8 @@ def exp_manager(trainer: Trainer, cfg: Any = None, *, run_config: Any = None) ->
     loggers = _make_loggers(cfg, log_dir, name, version, rank, resume_step)
     if loggers:
         trainer.loggers = loggers
+    if not any(isinstance(cb, RestoreDataPosition) for cb in trainer.callbacks):
+        trainer.callbacks.insert(0, RestoreDataPosition())
     if cfg.create_checkpoint_callback:
         trainer.callbacks.append(_make_checkpoint_callback(cfg, log_dir, name))
     if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
@@ -562,12 +665,17 @@ def _make_loggers(
         from pytorch_lightning.loggers import CSVLogger
 
         kwargs = OmegaConf.to_container(cfg.csv_logger_kwargs, resolve=True)
+        # write every logged row at once: what a killed run logged before its last checkpoint
+        # must be on disk for the resumed run to keep (Lightning buffers 100 steps)
+        kwargs.setdefault("flush_logs_every_n_steps", 1)
         logger = CSVLogger(save_dir=str(log_dir), name=CSV_DIR, version="", **kwargs)
         if rank == 0 and resume_step is not None:
             # Lightning's CSV writer deletes an existing metrics.csv when it starts: keep what
             # the interrupted run logged before the checkpoint and write it back first
             kept = _kept_csv_rows(Path(logger.log_dir) / "metrics.csv", resume_step)
-            writer = logger.experiment
+            with warnings.catch_warnings():  # "previous log files … will be deleted": not so
+                warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+                writer = logger.experiment
             if kept:
                 writer.metrics = kept
                 writer.save()
@@ -592,8 +700,8 @@ def _make_checkpoint_callback(cfg: DictConfig, log_dir: Path, name: str) -> Mode
     params["dirpath"] = str(dirpath)
     if params["filename"] is None:
         monitor = params["monitor"]
-        params["filename"] = f"{name}--{{{monitor}:.4f}}-{{epoch}}" if monitor else (
-            f"{name}--{{epoch}}-{{step}}"
+        params["filename"] = (
+            f"{name}--{{{monitor}:.4f}}-{{epoch}}" if monitor else (f"{name}--{{epoch}}-{{step}}")
         )
     if params["train_time_interval"] is not None:
         params["train_time_interval"] = _parse_duration(

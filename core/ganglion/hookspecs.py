@@ -88,7 +88,9 @@ def register_element_types(register: RegisterCallback) -> None:
     """Register element types (``ElementType`` subclasses) by name.
 
     Called when a neural type is parsed from text (``"B,T:AudioSignal"`` in a config or a
-    serialized graph) or listed. Domain types belong to their plugin, not the core.
+    serialized graph) or listed. Domain types belong to their plugin, not the core. Metadata
+    ganglion reads: ``axis_kinds`` — the axis kinds (names and short tokens) that the
+    target's module adds with ``AxisKind.add``; text naming one of them imports that module.
 
     Example::
 
@@ -149,7 +151,10 @@ def register_artifact_handlers(register: RegisterCallback) -> None:
     """Register handlers that pack and unpack model-archive artifacts of one kind.
 
     Called when a model is saved with ``save_to`` or restored with ``restore_from``. The core
-    registers ``file`` and ``directory``; plugins add theirs (a tokenizer, say).
+    registers ``file`` and ``directory``; plugins add theirs (a tokenizer, say). A handler is a
+    :class:`ganglion.archive.ArtifactHandler` (class or instance): it lists the files an
+    artifact is made of and says what ``register_artifact`` returns once they are unpacked;
+    models choose it with ``register_artifact(config_path, src, handler="name")``.
 
     Example::
 

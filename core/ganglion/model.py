@@ -23,7 +23,7 @@ callable. A minimal model::
     class TinyModel(ModelPT):
         def __init__(self, cfg, trainer=None):
             super().__init__(cfg, trainer)
-            self.net = torch.nn.Linear(cfg.dim, cfg.dim)
+            self.net = torch.nn.Linear(self.cfg.dim, self.cfg.dim)  # self.cfg: a DictConfig
 
         def forward(self, x):
             return self.net(x)
@@ -43,7 +43,8 @@ import dataclasses
 import itertools
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,9 @@ def _as_dictconfig(cfg: Any) -> DictConfig:
         return OmegaConf.structured(cfg)
     if isinstance(cfg, Mapping):
         return OmegaConf.create(dict(cfg))
-    raise ConfigError(f"a model config must be a mapping (DictConfig, dict or dataclass), got {cfg!r}")
+    raise ConfigError(
+        f"a model config must be a mapping (DictConfig, dict or dataclass), got {cfg!r}"
+    )
 
 
 def _plain(cfg: Any) -> dict[str, Any]:
@@ -174,8 +177,11 @@ class ModelPT(pl.LightningModule, NeuralModule):
 
     @classmethod
     def from_config_dict(  # type: ignore[override]
-        cls, config: Mapping[str, Any] | DictConfig, trainer: pl.Trainer | None = None,
-        *, where: str = "model",
+        cls,
+        config: Mapping[str, Any] | DictConfig,
+        trainer: pl.Trainer | None = None,
+        *,
+        where: str = "model",
     ) -> ModelPT:
         """Build the model a config names with ``_target_`` (a registered model name or the
         import path of a ``ModelPT`` subclass); without ``_target_``, ``cls`` itself."""
@@ -477,26 +483,51 @@ class ModelPT(pl.LightningModule, NeuralModule):
             model_cls = _archived_class(archive, cls)
             if not trusted:
                 archive.check_config(config)
-            weights = archive.read_weights()
-            values = archive.materialize_artifacts()
-            records = list(archive.artifacts)
-            archive.mark_verified()
-        by_member = {r.member: values[r.config_path] for r in records}
-        config = replace_artifact_references(config, by_member)
-        restoring = _Restoring(path, values, by_member, {r.config_path: r for r in records})
-        token = _RESTORING.set(restoring)
-        try:
-            model = _build_with_weights(model_cls, config, trainer, weights, strict, path)
-        finally:
-            _RESTORING.reset(token)
-        for record in records:  # artifacts the constructor did not re-register stay packed
-            if record.config_path not in model._artifacts:
-                model._artifacts[record.config_path] = ArtifactSource(
-                    record.config_path, Path(values[record.config_path]), record.handler
+            archive.artifact_handlers()  # every artifact kind has its handler installed
+            archive.verify_artifacts()  # small members first: a bad archive fails fast
+            if archive.verified_before:
+                # a known-good, unchanged file: its weights are read while the model is built
+                values = archive.materialize_artifacts()
+                with ThreadPoolExecutor(1, thread_name_prefix="ganglion-read") as pool:
+                    pending = pool.submit(archive.read_weights)
+                    model = _restore_model(
+                        archive, model_cls, config, values, pending.result, strict, trainer
+                    )
+            else:  # everything is verified before any of the model's code runs
+                weights = archive.read_weights()
+                values = archive.materialize_artifacts()
+                archive.mark_verified()
+                model = _restore_model(
+                    archive, model_cls, config, values, lambda: weights, strict, trainer
                 )
         if map_location is not None:
             model = model.to(map_location)
         return model
+
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls,
+        checkpoint_path: Any,
+        map_location: Any = None,
+        hparams_file: Any = None,
+        strict: bool | None = None,
+        weights_only: bool | None = True,
+        **kwargs: Any,
+    ) -> Any:
+        """Lightning's ``load_from_checkpoint`` (a ``.ckpt`` from training), except that it
+        reads the file with ``torch.load(weights_only=True)`` by default: no pickled code.
+
+        The model is rebuilt from the ``cfg`` hyperparameter. Artifacts are not in a
+        ``.ckpt``; their config paths must still exist here. Prefer :meth:`restore_from`.
+        """
+        return super().load_from_checkpoint(
+            checkpoint_path,
+            map_location=map_location,
+            hparams_file=hparams_file,
+            strict=strict,
+            weights_only=weights_only,
+            **kwargs,
+        )
 
     @classmethod
     def from_pretrained(
@@ -752,19 +783,50 @@ def _assign_weights(
         ) from exc
 
 
+def _restore_model(
+    archive: ModelArchive,
+    model_cls: type[ModelPT],
+    config: dict[str, Any],
+    values: dict[str, str],
+    weights: Callable[[], Mapping[str, torch.Tensor]],
+    strict: bool,
+    trainer: pl.Trainer | None,
+) -> ModelPT:
+    """Build ``model_cls`` from an archive's config with its artifacts unpacked at ``values``
+    (config path -> value), then give it the weights ``weights()`` returns."""
+    records = list(archive.artifacts)
+    by_member = {r.member: values[r.config_path] for r in records}
+    config = replace_artifact_references(config, by_member)
+    restoring = _Restoring(archive.path, values, by_member, {r.config_path: r for r in records})
+    token = _RESTORING.set(restoring)
+    try:
+        model = _build_with_weights(model_cls, config, trainer, weights, strict, archive.path)
+    finally:
+        _RESTORING.reset(token)
+    for record in records:  # artifacts the constructor did not re-register stay packed
+        if record.config_path not in model._artifacts:
+            model._artifacts[record.config_path] = ArtifactSource(
+                record.config_path, Path(values[record.config_path]), record.handler
+            )
+    return model
+
+
 def _build_with_weights(
     model_cls: type[ModelPT],
     config: dict[str, Any],
     trainer: pl.Trainer | None,
-    weights: Mapping[str, torch.Tensor],
+    weights: Callable[[], Mapping[str, torch.Tensor]],
     strict: bool,
     path: Path,
 ) -> ModelPT:
     skip = _SkipRandomInit()
     with skip:
         model = model_cls(cfg=OmegaConf.create(config), trainer=trainer)
-    _assign_weights(model, weights, strict, path)
-    if skip.tainted and _holds_tainted(model, skip.tainted):
+    loaded = weights()
+    _assign_weights(model, loaded, strict, path)
+    # what the archive gave holds real data; anything else still tainted was left unfilled
+    clean = {_storage_ptr(t) for t in loaded.values()}
+    if skip.tainted and _holds_tainted(model, skip.tainted - clean):
         model = model_cls(cfg=OmegaConf.create(config), trainer=trainer)
-        _assign_weights(model, weights, strict, path)
+        _assign_weights(model, loaded, strict, path)
     return model

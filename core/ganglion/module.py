@@ -302,7 +302,7 @@ def resolve_module_class(target: str, *, key: str = "_target_") -> type[NeuralMo
     if not (isinstance(obj, type) and issubclass(obj, NeuralModule)):
         raise ConfigError(
             f"{key}: {target!r} is {_what(obj)}, not a NeuralModule subclass; a config may only "
-            "build neural modules"
+            "build neural modules (to hand a nested config over as it is, set _recursive_: false)"
         )
     return obj
 

@@ -172,7 +172,9 @@ def _entry_problem(item: Any) -> str | None:
     return None
 
 
-def _catalogue(model_class: Any = None) -> tuple[list[PretrainedModelInfo], list[_CatalogueProblem]]:
+def _catalogue(
+    model_class: Any = None,
+) -> tuple[list[PretrainedModelInfo], list[_CatalogueProblem]]:
     from ganglion.plugins import registry
 
     infos: list[PretrainedModelInfo] = []
@@ -340,7 +342,9 @@ def download(
     return target
 
 
-def _fetch(url: str, part: Path, *, progress: bool | None, timeout: float, label: str | None) -> str:
+def _fetch(
+    url: str, part: Path, *, progress: bool | None, timeout: float, label: str | None
+) -> str:
     """Download ``url`` into ``part``, resuming what is already there; returns its sha256."""
     from tqdm.auto import tqdm
 
@@ -352,7 +356,9 @@ def _fetch(url: str, part: Path, *, progress: bool | None, timeout: float, label
     if offset:
         headers["Range"] = f"bytes={offset}-"
     try:
-        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+        response = urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers), timeout=timeout
+        )
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:  # the partial file is not a prefix we can extend
             part.unlink(missing_ok=True)
@@ -446,6 +452,9 @@ def resolve_pretrained(
         return local
     info = find_pretrained(text, model_class)
     return download(
-        info.url, sha256=info.sha256, refresh=refresh_cache, progress=progress,
+        info.url,
+        sha256=info.sha256,
+        refresh=refresh_cache,
+        progress=progress,
         description=info.name,
     )

@@ -50,7 +50,9 @@ import dataclasses
 import inspect
 import os
 import sys
+import time
 import typing
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -77,6 +79,8 @@ SECTIONS = ("trainer", "exp_manager", "model")
 #: group -> keys a preset chosen with the dotted form keeps from the config it replaces
 _KEEP_ON_PRESET = {"model/optim": ("sched",)}
 _CORE_CONFIGS = "pkg://ganglion.conf"
+#: OmegaConf's names of value types -> Python's
+_OMEGACONF_TYPES = {"Integer": "int", "Float": "float", "Boolean": "bool", "String": "str"}
 
 
 @dataclasses.dataclass
@@ -123,24 +127,37 @@ def _config_sources() -> list[str]:
             if target not in sources:
                 sources.append(target)
             continue
+        problem = None
         if isinstance(target, str) and ":" in target:
             try:
                 target = import_target(target)
-            except Exception as exc:
-                raise ConfigError(
-                    f"config '{entry.name}' registered by {entry.provider} points at "
-                    f"{entry.target!r}, which failed to import: {type(exc).__name__}: {exc}"
-                ) from exc
-        if (isinstance(target, type) and dataclasses.is_dataclass(target)) or isinstance(
-            target, Mapping
+            except Exception as exc:  # one broken plugin must not stop every training run
+                problem = f"points at {entry.target!r}, which failed to import: {exc}"
+        if problem is None and (
+            (isinstance(target, type) and dataclasses.is_dataclass(target))
+            or isinstance(target, Mapping)
         ):
             store.store(name=entry.name, node=target)
-        else:
-            raise ConfigError(
-                f"config '{entry.name}' registered by {entry.provider} is {target!r}: a config "
-                "source must be 'pkg://package.conf', 'file:///abs/dir', a dataclass or a mapping"
-            )
+            continue
+        warnings.warn(
+            f"config '{entry.name}' registered by {entry.provider} is left out: "
+            + (
+                problem
+                or f"{target!r} is not 'pkg://package.conf', 'file:///abs/dir', a dataclass "
+                "or a mapping"
+            ),
+            stacklevel=2,
+        )
     return sources
+
+
+_HELP_HEADER = """ganglion train: compose a config with Hydra and train the model it names.
+
+Usage: ganglion train [--config-path DIR] --config-name NAME [OVERRIDE ...] [-m] [--cfg job]
+  key=value        set a key          +key=value   add a key      ~key   remove a key
+  model.optim=adam pick an optimizer preset (ganglion list optimizers)
+  -m a=1,2 b=x,y   sweep (Hydra multirun); --cfg job prints the composed config
+"""
 
 
 def _primary_node(config_name: str | None, search_path: list[str]) -> dict[str, Any]:
@@ -160,14 +177,14 @@ def _primary_node(config_name: str | None, search_path: list[str]) -> dict[str, 
         "hydra": {
             "searchpath": list(search_path),
             "run": {"dir": "."},
-            # sweeps record multirun.yaml next to the experiments, not in the working dir
+            # jobs of a sweep write nothing of Hydra's own but multirun.yaml (see run_argv)
             "sweep": {
                 "dir": "ganglion_experiments/multirun/${now:%Y-%m-%d_%H-%M-%S}",
                 "subdir": ".",
             },
             "output_subdir": None,  # exp_manager saves the config in the run directory
             "job": {"chdir": False},
-            "help": {"app_name": "ganglion train"},
+            "help": {"app_name": "ganglion train", "header": _HELP_HEADER},
         },
     }
 
@@ -207,7 +224,9 @@ def _hydra_context(config_dir: str) -> Iterator[None]:
 
     GlobalHydra.instance().clear()  # whatever an earlier run left behind
     if config_dir.startswith("pkg://"):
-        ctx = initialize_config_module(config_dir[len("pkg://") :], version_base="1.3", job_name="train")
+        ctx = initialize_config_module(
+            config_dir[len("pkg://") :], version_base="1.3", job_name="train"
+        )
     else:
         ctx = initialize_config_dir(
             config_dir.removeprefix("file://"), version_base="1.3", job_name="train"
@@ -266,8 +285,11 @@ def _rewrite_group_overrides(overrides: list[str]) -> tuple[list[str], set[str]]
     for text, override in zip(overrides, _parse_overrides(overrides)):
         key = override.key_or_group
         values = _sweep_values(override)
-        if "." not in key or key.startswith("hydra.") or override.package is not None or not (
-            values and all(_is_plain_name(v) for v in values)
+        if (
+            "." not in key
+            or key.startswith("hydra.")
+            or override.package is not None
+            or not (values and all(_is_plain_name(v) for v in values))
         ):
             out.append(text)
             continue
@@ -370,26 +392,38 @@ def _compose(config_name: str | None, overrides: list[str]) -> tuple[DictConfig,
 
 
 def _composition_message(exc: Exception, config_name: str | None, overrides: list[str]) -> str:
+    """A Hydra/OmegaConf composition error as one sentence naming the key (and, for an
+    unknown key, the closest known one; for a bad value, the type expected)."""
     import re
 
-    text = str(exc)
     cause = exc.__cause__ or exc.__context__
+    text = str(exc)
+    detail = str(cause) if cause is not None else ""
     full_key = getattr(cause, "full_key", None) or getattr(exc, "full_key", None)
     missing = re.search(r"Could not (?:override|append to|delete from) '([^']+)'", text)
-    if missing and (
-        "not in struct" in text or "not in '" in text or "Key '" in text or "not found" in text
-    ):
-        key = missing.group(1).lstrip("+~")
-        return _unknown_key_message(key, config_name, overrides)
-    if "Cannot find primary config" in text or (
-        config_name and f"'{config_name}'" in text and "not found" in text.lower()
+    if missing and re.search(r"not in struct|not in '|Key '[^']*' not|not found", detail + text):
+        return _unknown_key_message(missing.group(1).lstrip("+~"), config_name, overrides)
+    converted = re.search(r"Value '(.*)' of type '(\w+)' could not be converted to (\w+)", detail)
+    if converted and full_key:
+        value, given, expected = converted.groups()
+        if str(full_key).startswith("trainer."):
+            annotation = _trainer_parameters().get(str(full_key).split(".", 1)[1])
+            if annotation is not None:
+                expected = _type_name(annotation)
+        expected = _OMEGACONF_TYPES.get(expected, expected)
+        return f"{full_key}: expected {expected}, got {value!r} ({given})"
+    if (
+        "Cannot find primary config" in text
+        or "Could not load" in text
+        and config_name
+        and (f"{config_name}" in text)
     ):
         return (
             f"--config-name {config_name}: no such config in --config-path, the core's configs or "
-            f"any installed plugin's configs ({text.splitlines()[0]})"
+            f"any installed plugin's configs ({text.strip().splitlines()[0]})"
         )
-    first = text.strip().splitlines()
-    reason = " ".join(line.strip() for line in first if line.strip())
+    lines = [line.strip() for line in (text + "\n" + detail).splitlines() if line.strip()]
+    reason = " ".join(dict.fromkeys(lines))
     if full_key:
         return f"{full_key}: {reason}"
     return f"cannot compose the config: {reason}"
@@ -419,7 +453,7 @@ def _unknown_key_message(key: str, config_name: str | None, overrides: list[str]
             cfg = compose(config_name=PRIMARY_NAME, overrides=rest)
             node = OmegaConf.select(cfg, parent) if parent else cfg
             if isinstance(node, DictConfig):
-                candidates = [str(k) for k in node.keys()]
+                candidates = [str(k) for k in node]
             if parent in ("model.optim", "model.optim.sched") and isinstance(node, DictConfig):
                 candidates = sorted(set(candidates) | _optim_keys(node, parent))
                 what = f"'{parent}' (the keys its {parent.rsplit('.', 1)[-1]} takes)"
@@ -560,7 +594,7 @@ def _build_objects(value: Any, key: str, annotation: Any) -> Any:
     except Exception as exc:
         raise ConfigError(f"{key}._target_: cannot import {target!r}: {exc}") from None
     if not bases or not issubclass(cls, bases):
-        kinds = " or ".join(b.__name__ for b in bases) or "no object"
+        kinds = " or ".join(dict.fromkeys(b.__name__ for b in bases)) or "no object"
         raise ConfigError(f"{key}._target_: {target!r} is not a {kinds}, which {key} takes")
     kwargs = {k: v for k, v in value.items() if k != "_target_"}
     try:
@@ -593,7 +627,9 @@ def _check_trainer(trainer_cfg: DictConfig, exp_cfg: DictConfig) -> dict[str, An
             )
         kwargs[str(name)] = built
     wants_loggers = (
-        exp_cfg.create_tensorboard_logger or exp_cfg.create_csv_logger or exp_cfg.create_wandb_logger
+        exp_cfg.create_tensorboard_logger
+        or exp_cfg.create_csv_logger
+        or exp_cfg.create_wandb_logger
     )
     if wants_loggers and kwargs.get("logger") not in (None, False):
         raise ConfigError(
@@ -669,7 +705,10 @@ def validate_config(cfg: Any) -> DictConfig:
 
 def _model_class(target: str) -> type:
     from ganglion.model import ModelPT, _resolve_model_class
+    from ganglion.plugins import registry
 
+    if "." not in target and ":" not in target:
+        registry("models").get(target, key="model._target_")  # unknown: close matches, known
     cls = _resolve_model_class(target, key="model._target_")
     assert issubclass(cls, ModelPT)
     return cls
@@ -693,26 +732,38 @@ def train(cfg: Any) -> TrainResult:
     """Train the model of a composed config (see the module docstring); returns where the
     results are. ``ganglion train`` calls this once per job."""
     import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import ProgressBar
 
-    from ganglion.exp_manager import StepSeedCallback, check_exp_manager_config, exp_manager
-    from ganglion.model import ModelPT
+    from ganglion.exp_manager import (
+        StepSeedCallback,
+        ThrottledProgressBar,
+        check_exp_manager_config,
+        exp_manager,
+    )
 
     cfg = validate_config(cfg)
     exp_cfg = check_exp_manager_config(cfg.get("exp_manager"))
     trainer_kwargs = _check_trainer(cfg.get("trainer") or OmegaConf.create({}), exp_cfg)
+    callbacks = trainer_kwargs.get("callbacks") or []
+    if not isinstance(callbacks, list):
+        callbacks = [callbacks]
     seed = cfg.get("seed")
     if seed is not None:
         pl.seed_everything(seed, workers=True, verbose=False)
-        callbacks = trainer_kwargs.get("callbacks") or []
-        if not isinstance(callbacks, list):
-            callbacks = [callbacks]
-        trainer_kwargs["callbacks"] = [*callbacks, StepSeedCallback(seed)]
+        callbacks.append(StepSeedCallback(seed))
+    if trainer_kwargs.get("enable_progress_bar", True) and not any(
+        isinstance(cb, ProgressBar) for cb in callbacks
+    ):
+        callbacks.append(ThrottledProgressBar())
+    trainer_kwargs["callbacks"] = callbacks
 
     trainer = pl.Trainer(**trainer_kwargs)
     model_cls = _model_class(cfg.model._target_)
+    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    model_cfg.pop("_target_")
+    model = model_cls.from_config_dict(model_cfg, trainer=trainer, where="model")
     with _open(cfg):  # the saved config names the class by its full path
         cfg.model._target_ = f"{model_cls.__module__}.{model_cls.__qualname__}"
-    model = ModelPT.from_config_dict(cfg.model, trainer=trainer, where="model")
 
     log_dir = checkpoint = None
     if not trainer.fast_dev_run:
@@ -819,6 +870,16 @@ def run_argv(argv: Sequence[str]) -> int:
     except GanglionError as exc:
         print(f"ganglion train: error: {exc}", file=sys.stderr)
         return 2
+    if args.multirun and not any(o.startswith("hydra.sweep.dir=") for o in overrides):
+        # Hydra records each sweep (multirun.yaml) in its sweep dir: keep it with the runs
+        from ganglion.exp_manager import DEFAULT_EXP_DIR
+
+        exp_dir = Path(OmegaConf.select(cfg, "exp_manager.exp_dir") or DEFAULT_EXP_DIR)
+        sweep_dir = (
+            exp_dir.expanduser().absolute() / "multirun" / time.strftime("%Y-%m-%d_%H-%M-%S")
+        )
+        quoted = str(sweep_dir).replace("\\", "\\\\").replace("'", "\\'")
+        overrides = [*overrides, f"hydra.sweep.dir='{quoted}'"]
     return _run_hydra_jobs(args, composer, overrides, parser)
 
 

@@ -11,8 +11,13 @@ import pytest
 import soundfile as sf
 
 
-def write_tone(path: Path, seconds: float, sample_rate: int = 16000, freq: float = 440.0,
-               fmt: str | None = None) -> Path:
+def write_tone(
+    path: Path,
+    seconds: float,
+    sample_rate: int = 16000,
+    freq: float = 440.0,
+    fmt: str | None = None,
+) -> Path:
     """A sine tone (with a little deterministic noise) written with soundfile."""
     path.parent.mkdir(parents=True, exist_ok=True)
     t = np.arange(int(seconds * sample_rate)) / sample_rate
@@ -28,5 +33,6 @@ def write_manifest_lines(path: Path, rows: list[dict | str]) -> Path:
     return path
 
 
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
-                                  reason="espeak-ng is not installed")
+needs_espeak = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None, reason="espeak-ng is not installed"
+)

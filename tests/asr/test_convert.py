@@ -22,10 +22,12 @@ def _librispeech(root):
     write_tone(chapter / "84-121123-0000.flac", 0.5, fmt="FLAC")
     write_tone(chapter / "84-121123-0001.flac", 0.75, fmt="FLAC")
     (chapter / "84-121123.trans.txt").write_text(
-        "84-121123-0000 GO DO YOU HEAR\n84-121123-0001 BUT IN LESS THAN FIVE MINUTES\n")
+        "84-121123-0000 GO DO YOU HEAR\n84-121123-0001 BUT IN LESS THAN FIVE MINUTES\n"
+    )
     write_tone(root / "dev-clean" / "174" / "50561" / "174-50561-0000.flac", 1.0, fmt="FLAC")
     (root / "dev-clean" / "174" / "50561" / "174-50561.trans.txt").write_text(
-        "174-50561-0000 FORGOTTEN TOO THE NAME OF GILLIAN THE LOVELY CAPTIVE\n")
+        "174-50561-0000 FORGOTTEN TOO THE NAME OF GILLIAN THE LOVELY CAPTIVE\n"
+    )
     return root / "dev-clean"
 
 
@@ -35,8 +37,10 @@ def test_librispeech_layout_becomes_a_manifest(tmp_path):
     entries = read_manifest(tmp_path / "dev.json")
     assert summary.utterances == 3 and summary.seconds == pytest.approx(2.25)
     assert [e.text for e in entries] == [
-        "forgotten too the name of gillian the lovely captive", "go do you hear",
-        "but in less than five minutes"]
+        "forgotten too the name of gillian the lovely captive",
+        "go do you hear",
+        "but in less than five minutes",
+    ]
     assert entries[1].audio_filepath.endswith("84/121123/84-121123-0000.flac")
     assert entries[1].duration == pytest.approx(0.5)
     first = json.loads((tmp_path / "dev.json").read_text().splitlines()[0])
@@ -58,7 +62,8 @@ def test_common_voice_tsv_with_clips_becomes_a_manifest(tmp_path):
     (tmp_path / "cv" / "train.tsv").write_text(
         "client_id\tpath\tsentence\tup_votes\n"
         'x1\ta.mp3\t"Hello," she said.\t2\n'
-        "x2\tb.wav\tIt's FINE — really?\t3\n")
+        "x2\tb.wav\tIt's FINE — really?\t3\n"
+    )
     summary = common_voice_to_manifest(tmp_path / "cv" / "train.tsv", tmp_path / "cv.json")
     entries = read_manifest(tmp_path / "cv.json")
     assert summary.utterances == 2

@@ -25,8 +25,9 @@ def test_items_hold_audio_and_token_ids(tone_corpus):
 
 def test_audio_at_another_rate_is_resampled_to_the_model_rate(tmp_path):
     write_tone(tmp_path / "a.wav", 1.0, sample_rate=22050, freq=440)
-    m = write_manifest_lines(tmp_path / "m.json",
-                             [{"audio_filepath": "a.wav", "duration": 1.0, "text": "a"}])
+    m = write_manifest_lines(
+        tmp_path / "m.json", [{"audio_filepath": "a.wav", "duration": 1.0, "text": "a"}]
+    )
     audio = AudioToCharDataset(m, ENGLISH_LABELS, 16000)[0][0].numpy()
     assert audio.shape == (16000,)
     spectrum = np.abs(np.fft.rfft(audio))
@@ -90,17 +91,18 @@ def test_unknown_characters_are_an_error_with_counts_and_examples(tmp_path):
 
 
 def test_unknown_characters_skip_utterances_when_configured(tmp_path, caplog):
-    ds = AudioToCharDataset(_odd_manifest(tmp_path), ENGLISH_LABELS, 16000,
-                            unknown_chars="skip_utterance")
+    ds = AudioToCharDataset(
+        _odd_manifest(tmp_path), ENGLISH_LABELS, 16000, unknown_chars="skip_utterance"
+    )
     assert [ds.vocabulary.decode(t) for t in ds.tokens] == ["fine text", "ok"]
     assert "in 2 utterances" in caplog.text
 
 
 def test_unknown_characters_are_dropped_when_configured(tmp_path):
-    ds = AudioToCharDataset(_odd_manifest(tmp_path), ENGLISH_LABELS, 16000,
-                            unknown_chars="drop_chars")
-    assert [ds.vocabulary.decode(t) for t in ds.tokens] == ["fine text", "caf au lait", "ok",
-                                                            "off"]
+    ds = AudioToCharDataset(
+        _odd_manifest(tmp_path), ENGLISH_LABELS, 16000, unknown_chars="drop_chars"
+    )
+    assert [ds.vocabulary.decode(t) for t in ds.tokens] == ["fine text", "caf au lait", "ok", "off"]
 
 
 def test_vocabulary_round_trip_and_blank():
@@ -116,8 +118,10 @@ def test_normalize_text_strips_punctuation_and_case():
 
 
 def test_collate_pads_audio_and_tokens_and_keeps_lengths():
-    items = [(torch.ones(5), torch.tensor(5), torch.tensor([1, 2]), torch.tensor(2)),
-             (torch.ones(3), torch.tensor(3), torch.tensor([3, 4, 5]), torch.tensor(3))]
+    items = [
+        (torch.ones(5), torch.tensor(5), torch.tensor([1, 2]), torch.tensor(2)),
+        (torch.ones(3), torch.tensor(3), torch.tensor([3, 4, 5]), torch.tensor(3)),
+    ]
     audio, alen, tokens, tlen = collate_audio_tokens(items)
     assert audio.shape == (2, 5) and audio[1, 3:].abs().sum() == 0
     assert tokens.tolist() == [[1, 2, 0], [3, 4, 5]]
@@ -126,8 +130,9 @@ def test_collate_pads_audio_and_tokens_and_keeps_lengths():
 
 def test_bucketing_groups_similar_durations_and_covers_every_index():
     durations = [float(d) for d in torch.randperm(100, generator=torch.Generator().manual_seed(0))]
-    sampler = DurationBucketBatchSampler(RandomSampler(range(100)), 10, durations=durations,
-                                         pool_batches=10)
+    sampler = DurationBucketBatchSampler(
+        RandomSampler(range(100)), 10, durations=durations, pool_batches=10
+    )
     batches = list(sampler)
     assert len(batches) == len(sampler) == 10
     assert sorted(i for b in batches for i in b) == list(range(100))
@@ -138,8 +143,9 @@ def test_bucketing_groups_similar_durations_and_covers_every_index():
 
 def test_sequential_sampler_without_pools_sorts_by_duration():
     durations = [3.0, 1.0, 2.0, 5.0, 4.0]
-    sampler = DurationBucketBatchSampler(SequentialSampler(range(5)), 2, durations=durations,
-                                         pool_batches=None)
+    sampler = DurationBucketBatchSampler(
+        SequentialSampler(range(5)), 2, durations=durations, pool_batches=None
+    )
     assert list(sampler) == [[1, 2], [0, 4], [3]] and len(sampler) == 3
     sampler.drop_last = True
     assert list(sampler) == [[1, 2], [0, 4]] and len(sampler) == 2
@@ -160,8 +166,11 @@ def test_bucketing_shards_across_ranks_with_equal_batch_counts(tone_corpus):
 
 
 def test_build_dataloader_from_config_yields_padded_batches(tone_corpus):
-    loader = build_dataloader({"manifest_filepath": str(tone_corpus), "batch_size": 2,
-                               "shuffle": False}, labels=ENGLISH_LABELS, sample_rate=16000)
+    loader = build_dataloader(
+        {"manifest_filepath": str(tone_corpus), "batch_size": 2, "shuffle": False},
+        labels=ENGLISH_LABELS,
+        sample_rate=16000,
+    )
     batches = list(loader)
     assert [b[1].tolist() for b in batches] == [[8000, 16000], [24000, 32000], [40000]]
     assert batches[0][0].shape == (2, 16000) and batches[0][2].shape == (2, 9)

@@ -28,21 +28,26 @@ def test_duration_filters_keep_utterances_within_bounds(tone_corpus):
 
 
 def test_several_manifests_given_as_comma_separated_string(tone_corpus, tmp_path):
-    other = write_manifest_lines(tmp_path / "b" / "m.json",
-                                 [{"audio_filepath": "/x.wav", "duration": 1, "text": "a"}])
+    other = write_manifest_lines(
+        tmp_path / "b" / "m.json", [{"audio_filepath": "/x.wav", "duration": 1, "text": "a"}]
+    )
     entries = read_manifest(f"{tone_corpus},{other}")
     assert len(entries) == 6 and entries[-1].manifest == str(other)
 
 
 def test_offset_is_optional_and_parsed(tmp_path):
-    m = write_manifest_lines(tmp_path / "m.json", [
-        {"audio_filepath": "a.wav", "duration": 1.0, "offset": 2.5, "text": "x"}])
+    m = write_manifest_lines(
+        tmp_path / "m.json",
+        [{"audio_filepath": "a.wav", "duration": 1.0, "offset": 2.5, "text": "x"}],
+    )
     assert read_manifest(m)[0].offset == 2.5
 
 
 def test_malformed_json_line_names_file_and_line(tmp_path):
-    m = write_manifest_lines(tmp_path / "m.json", [
-        {"audio_filepath": "a.wav", "duration": 1.0, "text": "x"}, "", '{"audio_filepath": "b'])
+    m = write_manifest_lines(
+        tmp_path / "m.json",
+        [{"audio_filepath": "a.wav", "duration": 1.0, "text": "x"}, "", '{"audio_filepath": "b'],
+    )
     with pytest.raises(ManifestError, match=rf"{m}:3: not valid JSON"):
         read_manifest(m)
 
@@ -54,8 +59,9 @@ def test_missing_key_names_the_key_and_line(tmp_path):
 
 
 def test_non_numeric_duration_is_rejected(tmp_path):
-    m = write_manifest_lines(tmp_path / "m.json",
-                             [{"audio_filepath": "a.wav", "duration": "long", "text": "x"}])
+    m = write_manifest_lines(
+        tmp_path / "m.json", [{"audio_filepath": "a.wav", "duration": "long", "text": "x"}]
+    )
     with pytest.raises(ManifestError, match=r"m.json:1: 'duration' must be a number"):
         read_manifest(m)
 
@@ -78,8 +84,10 @@ def test_filters_removing_everything_say_so(tone_corpus):
 
 
 def test_write_manifest_round_trips_with_relative_paths(tmp_path):
-    entries = [ManifestEntry(str(tmp_path / "w" / "a.wav"), 1.25, "hi there"),
-               ManifestEntry("/elsewhere/b.wav", 2.0, "yo", offset=0.5)]
+    entries = [
+        ManifestEntry(str(tmp_path / "w" / "a.wav"), 1.25, "hi there"),
+        ManifestEntry("/elsewhere/b.wav", 2.0, "yo", offset=0.5),
+    ]
     out = tmp_path / "m.json"
     assert write_manifest(out, entries) == 2
     lines = [json.loads(line) for line in out.read_text().splitlines()]
@@ -87,5 +95,7 @@ def test_write_manifest_round_trips_with_relative_paths(tmp_path):
     assert lines[1]["audio_filepath"] == "/elsewhere/b.wav" and lines[1]["offset"] == 0.5
     back = read_manifest(out)
     assert [(e.audio_filepath, e.duration, e.text) for e in back] == [
-        (str(tmp_path / "w" / "a.wav"), 1.25, "hi there"), ("/elsewhere/b.wav", 2.0, "yo")]
+        (str(tmp_path / "w" / "a.wav"), 1.25, "hi there"),
+        ("/elsewhere/b.wav", 2.0, "yo"),
+    ]
     assert not list(tmp_path.glob(".m.json.*"))  # no temporary file left behind

@@ -25,8 +25,14 @@ SMALL = dict(num_train=8, num_validation=3, num_test=3, seed=7, noise_prob=0.5)
 
 def test_plan_holds_out_speakers_and_is_a_function_of_the_seed():
     voices, variants = ["en-us", "en-gb"], ["", "f1", "m3", "klatt", "Storm"]
-    config = DigitCorpusConfig(num_train=200, num_validation=20, num_test=20, seed=1,
-                               test_speakers=0.2, validation_speakers=0.2)
+    config = DigitCorpusConfig(
+        num_train=200,
+        num_validation=20,
+        num_test=20,
+        seed=1,
+        test_speakers=0.2,
+        validation_speakers=0.2,
+    )
     speakers, specs = plan_corpus(config, voices, variants)
     assert not set(speakers["train"]) & (set(speakers["test"]) | set(speakers["validation"]))
     assert not set(speakers["test"]) & set(speakers["validation"])
@@ -40,8 +46,14 @@ def test_plan_holds_out_speakers_and_is_a_function_of_the_seed():
 
 
 def test_variant_holdout_keeps_whole_variants_out_of_training():
-    config = DigitCorpusConfig(num_train=50, num_validation=5, num_test=5, holdout="variant",
-                               test_speakers=0.25, validation_speakers=0.25)
+    config = DigitCorpusConfig(
+        num_train=50,
+        num_validation=5,
+        num_test=5,
+        holdout="variant",
+        test_speakers=0.25,
+        validation_speakers=0.25,
+    )
     speakers, _ = plan_corpus(config, ["en-us", "en-gb"], ["f1", "m3", "klatt", "Storm"])
     variant = lambda s: s.partition("+")[2]  # noqa: E731
     assert not {variant(s) for s in speakers["train"]} & {variant(s) for s in speakers["test"]}
@@ -57,20 +69,24 @@ def test_bad_settings_are_named():
 @needs_espeak
 def test_corpus_is_16k_mono_with_manifests_and_identical_for_a_seed(tmp_path):
     config = DigitCorpusConfig(**SMALL)
-    record = synthesize_digit_corpus(tmp_path / "a", config, jobs=2, progress=False,
-                                     log=lambda _: None)
+    record = synthesize_digit_corpus(
+        tmp_path / "a", config, jobs=2, progress=False, log=lambda _: None
+    )
     assert record["counts"] == {"train": 8, "validation": 3, "test": 3} and record["complete"]
     test_entries = read_manifest(tmp_path / "a" / "test_manifest.json")
-    train_rows = [json.loads(line) for line in
-                  (tmp_path / "a" / "train_manifest.json").read_text().splitlines()]
+    train_rows = [
+        json.loads(line)
+        for line in (tmp_path / "a" / "train_manifest.json").read_text().splitlines()
+    ]
     assert not {r["speaker"] for r in train_rows} & set(record["speakers"]["test"])
     for entry in test_entries:
         info = sf.info(entry.audio_filepath)
         assert info.samplerate == 16000 and info.channels == 1
         assert info.frames / 16000 == pytest.approx(entry.duration, abs=1e-3)
         assert all(w in DIGIT_WORDS for w in entry.text.split())
-    synthesize_digit_corpus(tmp_path / "b", DigitCorpusConfig(**SMALL), jobs=1, progress=False,
-                            log=lambda _: None)
+    synthesize_digit_corpus(
+        tmp_path / "b", DigitCorpusConfig(**SMALL), jobs=1, progress=False, log=lambda _: None
+    )
     for name in ("train_manifest.json", "wavs/test/test-000003.wav", "wavs/train/train-000008.wav"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert not list((tmp_path / "a" / "wavs").rglob(".*"))  # no temporary files left
@@ -79,36 +95,65 @@ def test_corpus_is_16k_mono_with_manifests_and_identical_for_a_seed(tmp_path):
 @needs_espeak
 def test_other_settings_in_an_existing_corpus_need_overwrite(tmp_path):
     small = dict(SMALL, num_train=2, num_validation=1, num_test=1)
-    synthesize_digit_corpus(tmp_path, DigitCorpusConfig(**small), progress=False,
-                            log=lambda _: None)
+    synthesize_digit_corpus(
+        tmp_path, DigitCorpusConfig(**small), progress=False, log=lambda _: None
+    )
     with pytest.raises(DataError, match="other settings.*--overwrite"):
-        synthesize_digit_corpus(tmp_path, DigitCorpusConfig(**dict(small, seed=8)),
-                                progress=False, log=lambda _: None)
-    record = synthesize_digit_corpus(tmp_path, DigitCorpusConfig(**dict(small, seed=8)),
-                                     overwrite=True, progress=False, log=lambda _: None)
+        synthesize_digit_corpus(
+            tmp_path, DigitCorpusConfig(**dict(small, seed=8)), progress=False, log=lambda _: None
+        )
+    record = synthesize_digit_corpus(
+        tmp_path,
+        DigitCorpusConfig(**dict(small, seed=8)),
+        overwrite=True,
+        progress=False,
+        log=lambda _: None,
+    )
     assert record["settings"]["seed"] == 8
 
 
 def test_missing_espeak_says_how_to_install_it(monkeypatch, tmp_path):
     monkeypatch.setattr(synth_digits, "ESPEAK", "espeak-ng-not-here")
     with pytest.raises(DataError, match="espeak-ng is not installed"):
-        synthesize_digit_corpus(tmp_path, DigitCorpusConfig(**SMALL), progress=False,
-                                log=lambda _: None)
+        synthesize_digit_corpus(
+            tmp_path, DigitCorpusConfig(**SMALL), progress=False, log=lambda _: None
+        )
 
 
 @needs_espeak
 def test_unknown_variant_is_rejected_with_the_known_ones(tmp_path):
     with pytest.raises(DataError, match="no voice variant nosuch; it has .*klatt"):
-        synthesize_digit_corpus(tmp_path, DigitCorpusConfig(**SMALL, variants=["f1", "nosuch"]),
-                                progress=False, log=lambda _: None)
+        synthesize_digit_corpus(
+            tmp_path,
+            DigitCorpusConfig(**SMALL, variants=["f1", "nosuch"]),
+            progress=False,
+            log=lambda _: None,
+        )
 
 
 @needs_espeak
 def test_synth_digits_command_runs_as_a_module(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "ganglion_asr", "synth-digits", str(tmp_path), "--num-train", "2",
-         "--num-validation", "1", "--num-test", "1", "--quiet", "--variants", ",f1,m3,klatt"],
-        capture_output=True, text=True, check=False)
+        [
+            sys.executable,
+            "-m",
+            "ganglion_asr",
+            "synth-digits",
+            str(tmp_path),
+            "--num-train",
+            "2",
+            "--num-validation",
+            "1",
+            "--num-test",
+            "1",
+            "--quiet",
+            "--variants",
+            ",f1,m3,klatt",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "train:      2 utterances" in result.stdout
     assert len(read_manifest(tmp_path / "test_manifest.json")) == 1

@@ -126,8 +126,7 @@ def test_element_type_inheritance():
     assert port.compare(out2) == R.GREATER
     assert out1.compare(port) == R.LESS
     assert out1.explain(port)[1] == (
-        "Spectro is more general than MelSpectro: the port needs MelSpectro or one of its "
-        "subtypes"
+        "Spectro is more general than MelSpectro: the port needs MelSpectro or one of its subtypes"
     )
     assert out1.explain(out2)[1] == "MfccSpectro is not a kind of MelSpectro"
 
@@ -160,7 +159,11 @@ def test_element_type_parameters_are_checked():
 
 def test_enforced_dimensions():
     type1 = NeuralType(
-        (AxisType(AxisKind.Batch, 64), AxisType(AxisKind.Time, 10), AxisType(AxisKind.Dimension, 128)),
+        (
+            AxisType(AxisKind.Batch, 64),
+            AxisType(AxisKind.Time, 10),
+            AxisType(AxisKind.Dimension, 128),
+        ),
         Spectro(),
     )
     type2 = NeuralType(("B", "T", "D"), Spectro())

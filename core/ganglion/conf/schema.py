@@ -12,8 +12,9 @@ the command line. So a YAML needs to state only what differs from the defaults h
 ``trainer.max_epochs=3`` works on the command line even when the YAML never mentions it.
 
 * :class:`TrainerConfig` lists the Trainer arguments ganglion sets a default for. The node is
-  open: any other Trainer argument can be added (``+trainer.fast_dev_run=true``); every key is
-  checked against ``pytorch_lightning.Trainer``'s signature before anything runs.
+  open: any other Trainer argument can be set in a YAML or added on the command line
+  (``+trainer.fast_dev_run=true``); every key and value is checked against
+  ``pytorch_lightning.Trainer``'s signature before anything runs.
 * :class:`ExpManagerConfig` (with :class:`CheckpointCallbackParams`) is closed and typed: a
   misspelled key or a value of the wrong type is an error naming the key.
 
@@ -24,7 +25,7 @@ dataclasses in Hydra's ConfigStore when ``ganglion train`` runs (never at import
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 __all__ = [
     "CheckpointCallbackParams",
@@ -64,13 +65,13 @@ class TrainerConfig:
     devices: Any = "auto"
     num_nodes: int = 1
     precision: Any = "32-true"
-    max_epochs: Optional[int] = 1000
+    max_epochs: int | None = 1000
     max_steps: int = -1
     max_time: Any = None
     accumulate_grad_batches: int = 1
-    gradient_clip_val: Optional[float] = None
+    gradient_clip_val: float | None = None
     val_check_interval: Any = None
-    check_val_every_n_epoch: Optional[int] = 1
+    check_val_every_n_epoch: int | None = 1
     limit_train_batches: Any = None
     limit_val_batches: Any = None
     limit_test_batches: Any = None
@@ -79,10 +80,10 @@ class TrainerConfig:
     enable_progress_bar: bool = True
     enable_model_summary: bool = True
     deterministic: Any = None
-    benchmark: Optional[bool] = None
+    benchmark: bool | None = None
     sync_batchnorm: bool = False
     use_distributed_sampler: bool = True
-    default_root_dir: Optional[str] = None
+    default_root_dir: str | None = None
     logger: Any = False
     enable_checkpointing: bool = False
 
@@ -98,9 +99,9 @@ class CheckpointCallbackParams:
     (``"00:30:00"`` or ``"1:00:00:00"`` for a day).
     """
 
-    dirpath: Optional[str] = None
-    filename: Optional[str] = None
-    monitor: Optional[str] = "val_loss"
+    dirpath: str | None = None
+    filename: str | None = None
+    monitor: str | None = "val_loss"
     verbose: bool = True
     save_last: bool = True
     save_top_k: int = 3
@@ -108,10 +109,10 @@ class CheckpointCallbackParams:
     save_on_exception: bool = False
     mode: str = "min"
     auto_insert_metric_name: bool = True
-    every_n_train_steps: Optional[int] = None
-    every_n_epochs: Optional[int] = None
-    train_time_interval: Optional[str] = None
-    save_on_train_epoch_end: Optional[bool] = None
+    every_n_train_steps: int | None = None
+    every_n_epochs: int | None = None
+    train_time_interval: str | None = None
+    save_on_train_epoch_end: bool | None = None
     enable_version_counter: bool = True
     #: package the model as ``<dirpath>/<name>.ganglion`` when training ends
     save_ganglion_on_train_end: bool = True
@@ -129,14 +130,14 @@ class ExpManagerConfig:
     so that a restarted job finds the previous one (as in the seed documentation).
     """
 
-    exp_dir: Optional[str] = None
+    exp_dir: str | None = None
     name: str = "default"
-    version: Optional[str] = None
+    version: str | None = None
     use_datetime_version: bool = True
-    explicit_log_dir: Optional[str] = None
+    explicit_log_dir: str | None = None
     resume_if_exists: bool = False
     resume_ignore_no_checkpoint: bool = False
-    resume_from_checkpoint: Optional[str] = None
+    resume_from_checkpoint: str | None = None
     create_tensorboard_logger: bool = True
     summary_writer_kwargs: dict[str, Any] = field(default_factory=dict)
     create_csv_logger: bool = True
@@ -155,9 +156,15 @@ def register_base_configs(store: Any = None) -> None:
 
     Called by ``ganglion train`` before it composes; safe to call repeatedly.
     """
+    from omegaconf import OmegaConf
+
     if store is None:
         from hydra.core.config_store import ConfigStore
 
         store = ConfigStore.instance()
-    store.store(name=TRAINER_SCHEMA_NAME, node=TrainerConfig, package="trainer")
+    # the trainer node goes in as a plain mapping: a dataclass node would refuse Trainer
+    # arguments it does not list (callbacks: [...] in a YAML); ganglion train checks every key
+    # and value against the Trainer's signature instead
+    trainer_defaults = OmegaConf.to_container(OmegaConf.structured(TrainerConfig))
+    store.store(name=TRAINER_SCHEMA_NAME, node=trainer_defaults, package="trainer")
     store.store(name=EXP_MANAGER_SCHEMA_NAME, node=ExpManagerConfig, package="exp_manager")

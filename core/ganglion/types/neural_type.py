@@ -228,7 +228,7 @@ def compare_types(expected: NeuralType, given: NeuralType) -> tuple[R, str]:
     a, b = expected.axes, given.axes
     if len(a) != len(b):
         return R.INCOMPATIBLE, (
-            f"expected {len(a)} axes ({_axes_str(expected)}), got {len(b)} ({_axes_str(given)})"
+            f"expected {count_axes(len(a))} ({_axes_str(expected)}), got {len(b)} ({_axes_str(given)})"
         )
     wrong_kind = [i for i, (x, y) in enumerate(zip(a, b)) if not _kind_fits(x, y)]
     if not wrong_kind:
@@ -261,6 +261,11 @@ def compare_types(expected: NeuralType, given: NeuralType) -> tuple[R, str]:
             f"{_element_reason(expected, given, element_result)}; also {kinds_reason}"
         )
     return R.INCOMPATIBLE, kinds_reason
+
+
+def count_axes(n: int) -> str:
+    """``"1 axis"``, ``"3 axes"``: for messages."""
+    return f"{n} axis" if n == 1 else f"{n} axes"
 
 
 def _kind_fits(x: AxisType, y: AxisType) -> bool:

@@ -78,7 +78,18 @@ def port_types(obj: Any, direction: str) -> Mapping[str, PortType] | None:
     """``obj.input_types`` or ``obj.output_types`` (``direction`` is "input" or "output")."""
     if direction not in ("input", "output"):
         raise ValueError(f"direction must be 'input' or 'output', got {direction!r}")
-    return getattr(obj, f"{direction}_types", None)
+    return declared_types(obj, f"{direction}_types")
+
+
+def declared_types(obj: Any, name: str) -> Any:
+    """``obj.<name>`` (``input_types`` / ``output_types``), or ``None`` when not declared.
+
+    Errors raised while computing a declared property propagate: a property that fails must
+    not make a module silently untyped.
+    """
+    if name in getattr(obj, "__dict__", ()) or hasattr(type(obj), name):
+        return getattr(obj, name)
+    return None
 
 
 def get_port(obj: Any, direction: str, port: str) -> PortType | None:

@@ -54,27 +54,60 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-digits", type=int, default=d.max_digits)
     p.add_argument("--sample-rate", type=int, default=d.sample_rate)
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--voices", type=_names, default=[],
-                   help="comma-separated espeak-ng voices (default: every English voice)")
-    p.add_argument("--variants", type=lambda s: [v.strip() for v in s.split(",")], default=[],
-                   help="comma-separated variants (default: all but whisper/fast/Demonic); an "
-                   "empty item is the plain voice")
-    p.add_argument("--validation-speakers", type=float, default=d.validation_speakers,
-                   help="fraction of speakers held out for validation")
-    p.add_argument("--test-speakers", type=float, default=d.test_speakers,
-                   help="fraction of speakers held out for test")
-    p.add_argument("--holdout", choices=("speaker", "variant"), default=d.holdout,
-                   help="hold out voice+variant speakers, or whole variants")
+    p.add_argument(
+        "--voices",
+        type=_names,
+        default=[],
+        help="comma-separated espeak-ng voices (default: every English voice)",
+    )
+    p.add_argument(
+        "--variants",
+        type=lambda s: [v.strip() for v in s.split(",")],
+        default=[],
+        help="comma-separated variants (default: all but whisper/fast/Demonic); an "
+        "empty item is the plain voice",
+    )
+    p.add_argument(
+        "--validation-speakers",
+        type=float,
+        default=d.validation_speakers,
+        help="fraction of speakers held out for validation",
+    )
+    p.add_argument(
+        "--test-speakers",
+        type=float,
+        default=d.test_speakers,
+        help="fraction of speakers held out for test",
+    )
+    p.add_argument(
+        "--holdout",
+        choices=("speaker", "variant"),
+        default=d.holdout,
+        help="hold out voice+variant speakers, or whole variants",
+    )
     p.add_argument("--speed", type=_pair(int), default=d.speed, help="words/minute LOW,HIGH")
     p.add_argument("--pitch", type=_pair(int), default=d.pitch, help="pitch LOW,HIGH (0-99)")
-    p.add_argument("--word-gap", type=_pair(int), default=d.word_gap,
-                   help="pause between words LOW,HIGH in 10 ms units")
-    p.add_argument("--level-db", type=_pair(float), default=d.level_db,
-                   help="peak level LOW,HIGH in dBFS")
-    p.add_argument("--silence", type=_pair(float), default=d.silence,
-                   help="leading/trailing silence LOW,HIGH in seconds")
-    p.add_argument("--noise-prob", type=float, default=d.noise_prob,
-                   help="fraction of utterances with background noise (0: none)")
+    p.add_argument(
+        "--word-gap",
+        type=_pair(int),
+        default=d.word_gap,
+        help="pause between words LOW,HIGH in 10 ms units",
+    )
+    p.add_argument(
+        "--level-db", type=_pair(float), default=d.level_db, help="peak level LOW,HIGH in dBFS"
+    )
+    p.add_argument(
+        "--silence",
+        type=_pair(float),
+        default=d.silence,
+        help="leading/trailing silence LOW,HIGH in seconds",
+    )
+    p.add_argument(
+        "--noise-prob",
+        type=float,
+        default=d.noise_prob,
+        help="fraction of utterances with background noise (0: none)",
+    )
     p.add_argument("--snr-db", type=_pair(float), default=d.snr_db, help="noise SNR LOW,HIGH")
     p.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: CPUs)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing corpus")
@@ -86,21 +119,35 @@ def _run_synth(args: argparse.Namespace) -> int:
     from ganglion_asr.data.synth_digits import DigitCorpusConfig, synthesize_digit_corpus
 
     config = DigitCorpusConfig(
-        num_train=args.num_train, num_validation=args.num_validation, num_test=args.num_test,
-        min_digits=args.min_digits, max_digits=args.max_digits, sample_rate=args.sample_rate,
-        seed=args.seed, voices=args.voices, variants=args.variants,
-        validation_speakers=args.validation_speakers, test_speakers=args.test_speakers,
-        holdout=args.holdout, speed=args.speed, pitch=args.pitch, word_gap=args.word_gap,
-        level_db=args.level_db, silence=args.silence, noise_prob=args.noise_prob,
+        num_train=args.num_train,
+        num_validation=args.num_validation,
+        num_test=args.num_test,
+        min_digits=args.min_digits,
+        max_digits=args.max_digits,
+        sample_rate=args.sample_rate,
+        seed=args.seed,
+        voices=args.voices,
+        variants=args.variants,
+        validation_speakers=args.validation_speakers,
+        test_speakers=args.test_speakers,
+        holdout=args.holdout,
+        speed=args.speed,
+        pitch=args.pitch,
+        word_gap=args.word_gap,
+        level_db=args.level_db,
+        silence=args.silence,
+        noise_prob=args.noise_prob,
         snr_db=args.snr_db,
     )
     record = synthesize_digit_corpus(
         args.out_dir, config, jobs=args.jobs, overwrite=args.overwrite, progress=not args.quiet
     )
     for split in ("train", "validation", "test"):
-        print(f"{split:>10}: {record['counts'][split]:6d} utterances, "
-              f"{record['hours'][split]:.2f} h, {len(record['speakers'][split])} speakers -> "
-              f"{args.out_dir / f'{split}_manifest.json'}")
+        print(
+            f"{split:>10}: {record['counts'][split]:6d} utterances, "
+            f"{record['hours'][split]:.2f} h, {len(record['speakers'][split])} speakers -> "
+            f"{args.out_dir / f'{split}_manifest.json'}"
+        )
     return 0
 
 
@@ -115,10 +162,16 @@ def _add_convert(sub: argparse._SubParsersAction) -> None:
     p.add_argument("format", choices=("librispeech", "common-voice", "folder"))
     p.add_argument("source", type=Path)
     p.add_argument("manifest", type=Path, help="manifest to write (JSON lines)")
-    p.add_argument("--no-normalize", action="store_true",
-                   help="keep transcripts as they are (default: lowercase, no punctuation)")
-    p.add_argument("--skip-missing", action="store_true",
-                   help="leave out utterances whose audio or transcript is missing or unreadable")
+    p.add_argument(
+        "--no-normalize",
+        action="store_true",
+        help="keep transcripts as they are (default: lowercase, no punctuation)",
+    )
+    p.add_argument(
+        "--skip-missing",
+        action="store_true",
+        help="leave out utterances whose audio or transcript is missing or unreadable",
+    )
     p.add_argument("--clips-dir", type=Path, default=None, help="common-voice: the audio folder")
     p.set_defaults(run=_run_convert)
 
@@ -149,10 +202,17 @@ def _add_transcribe(sub: argparse._SubParsersAction) -> None:
     p.add_argument("audio", nargs="*", type=Path, help="audio files to transcribe")
     p.add_argument("--manifest", type=Path, help="transcribe a manifest's utterances")
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--output", type=Path, help="write JSON lines (audio_filepath, pred_text, "
-                   "and text when known) here")
-    p.add_argument("--show", type=int, default=None,
-                   help="print at most this many transcriptions (default: all)")
+    p.add_argument(
+        "--output",
+        type=Path,
+        help="write JSON lines (audio_filepath, pred_text, and text when known) here",
+    )
+    p.add_argument(
+        "--show",
+        type=int,
+        default=None,
+        help="print at most this many transcriptions (default: all)",
+    )
     p.set_defaults(run=_run_transcribe)
 
 
@@ -183,12 +243,13 @@ def _run_transcribe(args: argparse.Namespace) -> int:
         from ganglion_asr.data.manifest import atomic_write_text
 
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(args.output, "".join(json.dumps(r, ensure_ascii=False) + "\n"
-                                              for r in rows))
+        atomic_write_text(
+            args.output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        )
     if references is not None and args.manifest is not None:
         from ganglion_asr.metrics import error_rates
 
-        scored = rows[len(args.audio):]
+        scored = rows[len(args.audio) :]
         wer, cer = error_rates([r["pred_text"] for r in scored], [r["text"] for r in scored])
         print(f"{args.manifest}: {len(scored)} utterances, WER {wer:.2%}, CER {cer:.2%}")
     return 0

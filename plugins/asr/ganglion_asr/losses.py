@@ -31,8 +31,9 @@ class CTCLoss(NeuralModule):
     The loss is computed in float32 even under mixed precision.
     """
 
-    def __init__(self, num_classes: int, zero_infinity: bool = True,
-                 reduction: str = "mean_batch") -> None:
+    def __init__(
+        self, num_classes: int, zero_infinity: bool = True, reduction: str = "mean_batch"
+    ) -> None:
         super().__init__()
         if reduction not in _REDUCTIONS:
             raise ConfigError(f"CTCLoss reduction {reduction!r}; known: {', '.join(_REDUCTIONS)}")
@@ -57,8 +58,13 @@ class CTCLoss(NeuralModule):
         return {"loss": NeuralType(elements_type=LossType())}
 
     @typecheck()
-    def forward(self, log_probs: torch.Tensor, targets: torch.Tensor,
-                input_lengths: torch.Tensor, target_lengths: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        log_probs: torch.Tensor,
+        targets: torch.Tensor,
+        input_lengths: torch.Tensor,
+        target_lengths: torch.Tensor,
+    ) -> torch.Tensor:
         torch_reduction = "mean" if self.reduction == "mean" else "none"
         with torch.autocast(log_probs.device.type, enabled=False):
             loss = F.ctc_loss(

@@ -8,6 +8,30 @@ def register_configs(register):
     register("asr", "pkg://ganglion_asr.conf")
 
 
+_MODULES = {
+    "AudioToMelSpectrogramPreprocessor": "ganglion_asr.modules.features",
+    "SpectrogramAugmentation": "ganglion_asr.modules.augment",
+    "ConvASREncoder": "ganglion_asr.modules.conv_asr",
+    "ConvASRDecoder": "ganglion_asr.modules.conv_asr",
+}
+
+
+@hookimpl
+def register_modules(register):
+    for name, module in _MODULES.items():
+        register(name, f"{module}:{name}")
+
+
+@hookimpl
+def register_models(register):
+    register("EncDecCTCModel", "ganglion_asr.models:EncDecCTCModel")
+
+
+@hookimpl
+def register_losses(register):
+    register("CTCLoss", "ganglion_asr.losses:CTCLoss")
+
+
 _ELEMENT_TYPES = (
     "AudioSignal",
     "SpectrogramType",

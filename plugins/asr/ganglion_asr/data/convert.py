@@ -70,13 +70,15 @@ def _entry(
     return ManifestEntry(str(audio.resolve()), duration, text)
 
 
-def _write(manifest: str | os.PathLike[str], entries: list[ManifestEntry], source: str,
-           skipped: list[str]) -> ConversionSummary:
+def _write(
+    manifest: str | os.PathLike[str], entries: list[ManifestEntry], source: str, skipped: list[str]
+) -> ConversionSummary:
     if not entries:
         raise DataError(f"{source}: no utterances found to convert")
     write_manifest(manifest, entries)
-    return ConversionSummary(Path(manifest), len(entries), sum(e.duration for e in entries),
-                             skipped)
+    return ConversionSummary(
+        Path(manifest), len(entries), sum(e.duration for e in entries), skipped
+    )
 
 
 def librispeech_to_manifest(
@@ -111,10 +113,17 @@ def librispeech_to_manifest(
                 continue
             utt_id, sep, text = line.strip().partition(" ")
             if not sep:
-                raise DataError(f"{trans}:{lineno}: expected 'UTTERANCE-ID TRANSCRIPT', "
-                                f"got {line!r}")
-            entry = _entry(trans.parent / f"{utt_id}{audio_ext}", text, f"{trans}:{lineno}",
-                           normalize, missing, skipped)
+                raise DataError(
+                    f"{trans}:{lineno}: expected 'UTTERANCE-ID TRANSCRIPT', got {line!r}"
+                )
+            entry = _entry(
+                trans.parent / f"{utt_id}{audio_ext}",
+                text,
+                f"{trans}:{lineno}",
+                normalize,
+                missing,
+                skipped,
+            )
             if entry is not None:
                 entries.append(entry)
     return _write(manifest, entries, str(root), skipped)
@@ -149,17 +158,20 @@ def common_voice_to_manifest(
         columns = {name.strip(): i for i, name in enumerate(header)}
         lacking = [c for c in ("path", "sentence") if c not in columns]
         if lacking:
-            raise DataError(f"{tsv}:1: header lacks column(s) {', '.join(lacking)}; "
-                            f"found {', '.join(header)}")
+            raise DataError(
+                f"{tsv}:1: header lacks column(s) {', '.join(lacking)}; found {', '.join(header)}"
+            )
         p_col, s_col = columns["path"], columns["sentence"]
         for lineno, row in enumerate(reader, start=2):
             if not row or not any(cell.strip() for cell in row):
                 continue
             if len(row) <= max(p_col, s_col):
-                raise DataError(f"{tsv}:{lineno}: expected {len(header)} tab-separated fields, "
-                                f"got {len(row)}")
-            entry = _entry(clips / row[p_col], row[s_col], f"{tsv}:{lineno}", normalize,
-                           missing, skipped)
+                raise DataError(
+                    f"{tsv}:{lineno}: expected {len(header)} tab-separated fields, got {len(row)}"
+                )
+            entry = _entry(
+                clips / row[p_col], row[s_col], f"{tsv}:{lineno}", normalize, missing, skipped
+            )
             if entry is not None:
                 entries.append(entry)
     return _write(manifest, entries, str(tsv), skipped)
@@ -194,8 +206,10 @@ def folder_to_manifest(
             if missing == "skip":
                 skipped.append(f"{audio}: no transcript {txt.name}")
                 continue
-            raise DataError(f"{audio} has no transcript: expected {txt} "
-                            "(pass missing='skip' to leave such files out)")
+            raise DataError(
+                f"{audio} has no transcript: expected {txt} "
+                "(pass missing='skip' to leave such files out)"
+            )
         text = " ".join(txt.read_text(encoding="utf-8").split())
         entry = _entry(audio, text, str(audio), normalize, missing, skipped)
         if entry is not None:
@@ -210,8 +224,9 @@ CONVERTERS: dict[str, Callable[..., ConversionSummary]] = {
 }
 
 
-def convert(fmt: str, source: str | os.PathLike[str], manifest: str | os.PathLike[str],
-            **options) -> ConversionSummary:
+def convert(
+    fmt: str, source: str | os.PathLike[str], manifest: str | os.PathLike[str], **options
+) -> ConversionSummary:
     """Run the converter for ``fmt`` (one of :data:`FORMATS`)."""
     try:
         converter = CONVERTERS[fmt.replace("-", "_")]

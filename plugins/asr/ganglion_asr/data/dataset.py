@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import Dataset
 
 from ganglion_asr.data.audio import load_audio
 from ganglion_asr.data.manifest import ManifestEntry, read_manifest
@@ -135,7 +136,6 @@ class AudioToCharDataset(Dataset):
     def output_types(self) -> dict[str, Any]:
         """The neural types of a collated batch, in order."""
         from ganglion.types import LabelsType, LengthsType, NeuralType
-
         from ganglion_asr.types import AudioSignal
 
         return {
@@ -181,8 +181,9 @@ def build_dataloader(
     labels: Sequence[str],
     sample_rate: int,
     shuffle: bool | None = None,
-    seed: int = 0,
-) -> DataLoader:
+    seed: int | None = None,
+    key: str = "dataset config",
+) -> Any:
     """A data loader from a ``train_ds``/``validation_ds``/``test_ds`` config section.
 
     Keys read (NeMo's names): ``manifest_filepath`` (required), ``batch_size`` (32),
@@ -190,13 +191,30 @@ def build_dataloader(
     ``max_duration``, ``max_utts``, ``unknown_chars`` ("error"), ``lowercase`` (True),
     ``drop_last`` (False) and ``bucketing_pool_batches`` (50 when shuffling; ``null`` sorts
     the whole set, the default when not shuffling). ``labels`` and ``sample_rate`` default
-    to the model's.
+    to the model's; ``key`` (e.g. ``"model.train_ds"``) is named in errors.
+
+    The loader is torchdata's ``StatefulDataLoader`` over ganglion's ``ResumableSampler``
+    (order a function of seed and epoch, sharded across ranks) wrapped in a
+    :class:`DurationBucketBatchSampler`, so an interrupted run resumes on the same batches.
     """
+    from torchdata.stateful_dataloader import StatefulDataLoader
+
+    from ganglion.data import ResumableSampler
+
     cfg = dict(config)
+    unknown = sorted(set(cfg) - _DATASET_KEYS)
+    if unknown:
+        from ganglion.errors import ConfigError, did_you_mean
+
+        hints = "".join(did_you_mean(k, _DATASET_KEYS) for k in unknown)
+        raise ConfigError(
+            f"{key}: unknown key(s) {', '.join(unknown)}.{hints} Known: "
+            f"{', '.join(sorted(_DATASET_KEYS))}"
+        )
     if not cfg.get("manifest_filepath"):
         raise ManifestError(
-            "dataset config has no manifest_filepath; set e.g. "
-            "model.train_ds.manifest_filepath=/path/to/train_manifest.json"
+            f"{key} has no manifest_filepath; set e.g. "
+            f"{key}.manifest_filepath=/path/to/manifest.json"
         )
     dataset = AudioToCharDataset(
         cfg["manifest_filepath"],
@@ -209,7 +227,7 @@ def build_dataloader(
         lowercase=bool(cfg.get("lowercase", True)),
     )
     shuffle = bool(cfg.get("shuffle", False)) if shuffle is None else shuffle
-    sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
+    sampler = ResumableSampler(dataset, shuffle=shuffle, seed=seed)
     pool = cfg.get("bucketing_pool_batches", 50 if shuffle else None)
     batch_sampler = DurationBucketBatchSampler(
         sampler,
@@ -217,14 +235,38 @@ def build_dataloader(
         bool(cfg.get("drop_last", False)),
         pool_batches=pool,
         shuffle=shuffle,
-        seed=seed,
     )
     num_workers = int(cfg.get("num_workers", 0) or 0)
-    return DataLoader(
-        dataset,
-        batch_sampler=batch_sampler,
-        collate_fn=dataset.collate_fn,
-        num_workers=num_workers,
-        pin_memory=bool(cfg.get("pin_memory", False)),
-        persistent_workers=num_workers > 0,
-    )
+    with warnings.catch_warnings():
+        # torchdata 0.11 calls a torch API deprecated since; nothing a user can act on
+        warnings.filterwarnings("ignore", message=".*set_vital.*", category=UserWarning)
+        return StatefulDataLoader(
+            dataset,
+            batch_sampler=batch_sampler,
+            collate_fn=dataset.collate_fn,
+            num_workers=num_workers,
+            pin_memory=bool(cfg.get("pin_memory", False)),
+            persistent_workers=num_workers > 0,
+        )
+
+
+#: Keys a dataset config may hold.
+_DATASET_KEYS = frozenset(
+    {
+        "manifest_filepath",
+        "sample_rate",
+        "labels",
+        "batch_size",
+        "shuffle",
+        "num_workers",
+        "pin_memory",
+        "min_duration",
+        "max_duration",
+        "max_utts",
+        "unknown_chars",
+        "lowercase",
+        "drop_last",
+        "bucketing_pool_batches",
+        "name",
+    }
+)

@@ -107,15 +107,19 @@ class DurationBucketBatchSampler(BatchSampler):
                 if len(batch) == self.batch_size or not self.drop_last:
                     batches.append(batch.tolist())
         if self.shuffle and len(batches) > 1:
-            gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            # the inner sampler's epoch and seed when it has them (Lightning sets its epoch;
+            # a resumed run restores it), so the batch order is a function of (seed, epoch)
+            epoch = getattr(self.sampler, "epoch", self.epoch)
+            seed = getattr(self.sampler, "seed", self.seed)
+            gen = torch.Generator().manual_seed(int(seed) * 100_003 + int(epoch))
             order = torch.randperm(len(batches), generator=gen).tolist()
             batches = [batches[i] for i in order]
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:
         batches = self._batches()
-        # Lightning calls set_epoch on the inner sampler only; advance our own epoch too so
-        # that batch order changes from one pass to the next
+        # an inner sampler without an epoch (RandomSampler): advance our own, so that the
+        # batch order changes from one pass to the next
         self.epoch += 1
         yield from batches
 

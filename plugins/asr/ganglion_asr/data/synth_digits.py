@@ -157,8 +157,9 @@ class DigitCorpusConfig:
     def validate(self) -> None:
         """Raise :class:`DataError` naming the first bad setting."""
         if not 1 <= self.min_digits <= self.max_digits:
-            raise DataError(f"need 1 <= min_digits <= max_digits, got {self.min_digits}, "
-                            f"{self.max_digits}")
+            raise DataError(
+                f"need 1 <= min_digits <= max_digits, got {self.min_digits}, {self.max_digits}"
+            )
         for name in ("num_train", "num_validation", "num_test"):
             if getattr(self, name) < 0:
                 raise DataError(f"{name} must not be negative")
@@ -167,7 +168,7 @@ class DigitCorpusConfig:
         if not 0 <= self.noise_prob <= 1:
             raise DataError(f"noise_prob={self.noise_prob} must lie in [0, 1]")
         held = self.validation_speakers + self.test_speakers
-        if not (0 <= self.validation_speakers and 0 <= self.test_speakers and held < 1):
+        if not (self.validation_speakers >= 0 and self.test_speakers >= 0 and held < 1):
             raise DataError("validation_speakers and test_speakers must be >= 0 and sum below 1")
         for name in ("speed", "pitch", "word_gap", "level_db", "silence", "snr_db"):
             low, high = getattr(self, name)
@@ -218,8 +219,11 @@ def plan_corpus(
     speakers = split_speakers(voices, variants, config)
     rng = random.Random(config.seed)
     specs: list[UtteranceSpec] = []
-    counts = {"train": config.num_train, "validation": config.num_validation,
-              "test": config.num_test}
+    counts = {
+        "train": config.num_train,
+        "validation": config.num_validation,
+        "test": config.num_test,
+    }
     for split in SPLITS:
         pool = speakers[split]
         for i in range(counts[split]):
@@ -276,22 +280,38 @@ def synthesize_utterance(spec: UtteranceSpec, out_dir: str, sample_rate: int) ->
     fd, raw_path = tempfile.mkstemp(dir=target.parent, prefix=f".{spec.utt_id}.", suffix=".raw.wav")
     os.close(fd)
     try:
-        _espeak(["-v", spec.voice, "-s", str(spec.speed), "-p", str(spec.pitch),
-                 "-g", str(spec.word_gap), "-w", raw_path, spec.text])
+        _espeak(
+            [
+                "-v",
+                spec.voice,
+                "-s",
+                str(spec.speed),
+                "-p",
+                str(spec.pitch),
+                "-g",
+                str(spec.word_gap),
+                "-w",
+                raw_path,
+                spec.text,
+            ]
+        )
         audio, rate = sf.read(raw_path, dtype="float32", always_2d=True)
     finally:
         Path(raw_path).unlink(missing_ok=True)
     speech = resample(audio.mean(axis=1), rate, sample_rate).astype(np.float64)
     peak = float(np.max(np.abs(speech))) if speech.size else 0.0
     if peak <= 0:
-        raise SynthesisError(f"espeak-ng produced silence for {spec.utt_id} ({spec.voice!r}, "
-                             f"{spec.text!r})")
+        raise SynthesisError(
+            f"espeak-ng produced silence for {spec.utt_id} ({spec.voice!r}, {spec.text!r})"
+        )
     speech *= 10 ** (spec.level_db / 20) / peak
-    signal = np.concatenate([
-        np.zeros(int(spec.lead_silence * sample_rate)),
-        speech,
-        np.zeros(int(spec.trail_silence * sample_rate)),
-    ])
+    signal = np.concatenate(
+        [
+            np.zeros(int(spec.lead_silence * sample_rate)),
+            speech,
+            np.zeros(int(spec.trail_silence * sample_rate)),
+        ]
+    )
     if spec.noise is not None and spec.snr_db is not None:
         rng = np.random.default_rng(spec.seed)
         speech_rms = math.sqrt(float(np.mean(speech**2)))
@@ -338,15 +358,19 @@ def synthesize_digit_corpus(
     voices = list(config.voices) or all_voices
     unknown = sorted(set(voices) - set(all_voices))
     if unknown:
-        raise DataError(f"espeak-ng has no English voice {', '.join(unknown)}; it has "
-                        f"{', '.join(all_voices)}")
+        raise DataError(
+            f"espeak-ng has no English voice {', '.join(unknown)}; it has {', '.join(all_voices)}"
+        )
     all_variants = voice_variants()
-    variants = list(config.variants) or ["", *(v for v in all_variants
-                                               if v not in EXCLUDED_VARIANTS)]
+    variants = list(config.variants) or [
+        "",
+        *(v for v in all_variants if v not in EXCLUDED_VARIANTS),
+    ]
     unknown = sorted(set(variants) - set(all_variants) - {""})
     if unknown:
-        raise DataError(f"espeak-ng has no voice variant {', '.join(unknown)}; it has "
-                        f"{', '.join(all_variants)}")
+        raise DataError(
+            f"espeak-ng has no voice variant {', '.join(unknown)}; it has {', '.join(all_variants)}"
+        )
     speakers, specs = plan_corpus(config, voices, variants)
     if overwrite:
         for split in SPLITS:
@@ -364,17 +388,24 @@ def synthesize_digit_corpus(
     # settings
     atomic_write_text(record_path, json.dumps({"settings": settings, "complete": False}) + "\n")
 
-    log(f"synthesising {len(specs)} utterances ({config.num_train} train, "
+    log(
+        f"synthesising {len(specs)} utterances ({config.num_train} train, "
         f"{config.num_validation} validation, {config.num_test} test) from "
-        f"{sum(map(len, speakers.values()))} speakers into {out}")
+        f"{sum(map(len, speakers.values()))} speakers into {out}"
+    )
 
     durations = _run_parallel(specs, str(out), config.sample_rate, jobs, progress)
 
     for split in SPLITS:
         rows = [
-            {"audio_filepath": s.relative_path, "duration": round(d, 4), "text": s.text,
-             "speaker": s.voice}
-            for s, d in zip(specs, durations) if s.split == split
+            {
+                "audio_filepath": s.relative_path,
+                "duration": round(d, 4),
+                "text": s.text,
+                "speaker": s.voice,
+            }
+            for s, d in zip(specs, durations)
+            if s.split == split
         ]
         write_manifest(out / f"{split}_manifest.json", rows)
     record = {
@@ -394,8 +425,9 @@ def synthesize_digit_corpus(
     return record
 
 
-def _run_parallel(specs: list[UtteranceSpec], out: str, sample_rate: int, jobs: int | None,
-                  progress: bool) -> list[float]:
+def _run_parallel(
+    specs: list[UtteranceSpec], out: str, sample_rate: int, jobs: int | None, progress: bool
+) -> list[float]:
     from tqdm.auto import tqdm
 
     jobs = max(1, jobs or os.cpu_count() or 1)
@@ -409,8 +441,13 @@ def _run_parallel(specs: list[UtteranceSpec], out: str, sample_rate: int, jobs: 
         else:
             chunk = max(1, min(64, len(specs) // (jobs * 8) or 1))
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                results = pool.map(synthesize_utterance, specs, [out] * len(specs),
-                                   [sample_rate] * len(specs), chunksize=chunk)
+                results = pool.map(
+                    synthesize_utterance,
+                    specs,
+                    [out] * len(specs),
+                    [sample_rate] * len(specs),
+                    chunksize=chunk,
+                )
                 for duration in results:
                     durations.append(duration)
                     bar.update()

@@ -29,9 +29,7 @@ def normalize_text(text: str, *, lowercase: bool = True, keep: str = "'") -> str
     text = unicodedata.normalize("NFC", text).replace("\u2019", "'").replace("\u2018", "'")
     if lowercase:
         text = text.lower()
-    chars = [
-        ch if (ch in keep or unicodedata.category(ch)[0] in "LNM") else " " for ch in text
-    ]
+    chars = [ch if (ch in keep or unicodedata.category(ch)[0] in "LNM") else " " for ch in text]
     return _SPACES.sub(" ", "".join(chars)).strip()
 
 

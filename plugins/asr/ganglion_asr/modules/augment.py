@@ -52,14 +52,21 @@ class SpectrogramAugmentation(NeuralModule):
         mask_value: float = 0.0,
     ) -> None:
         super().__init__()
-        for name, value in (("freq_masks", freq_masks), ("time_masks", time_masks),
-                            ("rect_masks", rect_masks), ("freq_width", freq_width),
-                            ("rect_time", rect_time), ("rect_freq", rect_freq)):
+        for name, value in (
+            ("freq_masks", freq_masks),
+            ("time_masks", time_masks),
+            ("rect_masks", rect_masks),
+            ("freq_width", freq_width),
+            ("rect_time", rect_time),
+            ("rect_freq", rect_freq),
+        ):
             if value < 0:
                 raise ConfigError(f"spec_augment.{name} must not be negative, got {value}")
         if isinstance(time_width, float) and not 0 <= time_width <= 1:
-            raise ConfigError("spec_augment.time_width as a float is a fraction of the "
-                              f"utterance and must lie in [0, 1]; got {time_width}")
+            raise ConfigError(
+                "spec_augment.time_width as a float is a fraction of the "
+                f"utterance and must lie in [0, 1]; got {time_width}"
+            )
         self.freq_masks = int(freq_masks)
         self.time_masks = int(time_masks)
         self.freq_width = int(freq_width)
@@ -105,8 +112,12 @@ class SpectrogramAugmentation(NeuralModule):
         for _ in range(self.rect_masks):  # a handful of rectangles: each drawn for all rows
             rf = torch.full((batch,), min(self.rect_freq, n_freq), device=device)
             rt = torch.minimum(length, torch.tensor(self.rect_time, device=device))
-            mask |= (_spans(1, rf, full_freq, n_freq)[:, :, None]
-                     & _spans(1, rt, length, n_time)[:, None, :])
+            mask |= (
+                _spans(1, rf, full_freq, n_freq)[:, :, None]
+                & _spans(1, rt, length, n_time)[:, None, :]
+            )
         if not (self.freq_masks or self.time_masks or self.rect_masks):
             return input_spec
-        return input_spec.masked_fill(mask, self.mask_value)
+        # padding frames keep their value: a frequency band is masked over valid frames only
+        valid = torch.arange(n_time, device=device)[None, :] < length[:, None]
+        return input_spec.masked_fill(mask & valid[:, None, :], self.mask_value)

@@ -166,32 +166,51 @@ class AudioToMelSpectrogramPreprocessor(NeuralModule):
             )
         self.n_fft = int(n_fft or 2 ** math.ceil(math.log2(self.win_length)))
         if self.n_fft < self.win_length:
-            raise ConfigError(f"preprocessor: n_fft={self.n_fft} is shorter than the window "
-                              f"({self.win_length} samples)")
+            raise ConfigError(
+                f"preprocessor: n_fft={self.n_fft} is shorter than the window "
+                f"({self.win_length} samples)"
+            )
         if normalize not in ("per_feature", "all_features", None):
-            raise ConfigError(f"preprocessor: normalize={normalize!r} must be 'per_feature', "
-                              "'all_features' or null")
+            raise ConfigError(
+                f"preprocessor: normalize={normalize!r} must be 'per_feature', "
+                "'all_features' or null"
+            )
         if log_zero_guard_type not in ("add", "clamp"):
-            raise ConfigError(f"preprocessor: log_zero_guard_type={log_zero_guard_type!r} must "
-                              "be 'add' or 'clamp'")
+            raise ConfigError(
+                f"preprocessor: log_zero_guard_type={log_zero_guard_type!r} must "
+                "be 'add' or 'clamp'"
+            )
         if isinstance(log_zero_guard_value, str):
             finfo = torch.finfo(torch.float32)
             guards = {"tiny": finfo.tiny, "eps": finfo.eps}
             if log_zero_guard_value not in guards:
-                raise ConfigError("preprocessor: log_zero_guard_value must be a number, 'tiny' "
-                                  f"or 'eps'; got {log_zero_guard_value!r}")
+                raise ConfigError(
+                    "preprocessor: log_zero_guard_value must be a number, 'tiny' "
+                    f"or 'eps'; got {log_zero_guard_value!r}"
+                )
             log_zero_guard_value = guards[log_zero_guard_value]
         window_fn = _WINDOWS.get(window) if window not in (None, "none", "ones") else None
         if window_fn is None and window not in (None, "none", "ones"):
-            raise ConfigError(f"preprocessor: window={window!r}; known: "
-                              f"{', '.join(_WINDOWS)}, none")
-        win = (window_fn(self.win_length, periodic=True) if window_fn is not None
-               else torch.ones(self.win_length))
+            raise ConfigError(
+                f"preprocessor: window={window!r}; known: {', '.join(_WINDOWS)}, none"
+            )
+        win = (
+            window_fn(self.win_length, periodic=True)
+            if window_fn is not None
+            else torch.ones(self.win_length)
+        )
         self.register_buffer("window", win, persistent=False)
         self.register_buffer(
             "fb",
-            mel_filterbank(self.sample_rate, self.n_fft, features, lowfreq, highfreq,
-                           scale=mel_scale, norm=mel_norm),
+            mel_filterbank(
+                self.sample_rate,
+                self.n_fft,
+                features,
+                lowfreq,
+                highfreq,
+                scale=mel_scale,
+                norm=mel_norm,
+            ),
             persistent=False,  # derived from the config: rebuilt, never stored
         )
         self.features = int(features)
@@ -244,8 +263,14 @@ class AudioToMelSpectrogramPreprocessor(NeuralModule):
             x = torch.cat((x[:, :1], x[:, 1:] - self.preemph * x[:, :-1]), dim=1)
         x = x.masked_fill(~valid, 0.0)
         spec = torch.stft(
-            x, self.n_fft, hop_length=self.hop_length, win_length=self.win_length,
-            window=self.window, center=True, pad_mode="constant", return_complex=True,
+            x,
+            self.n_fft,
+            hop_length=self.hop_length,
+            win_length=self.win_length,
+            window=self.window,
+            center=True,
+            pad_mode="constant",
+            return_complex=True,
         )
         power = torch.view_as_real(spec).pow(2).sum(-1)  # |X|^2 without a sqrt
         if self.mag_power != 2.0:
@@ -268,8 +293,9 @@ class AudioToMelSpectrogramPreprocessor(NeuralModule):
         return feats, seq_len
 
 
-def _normalize(feats: torch.Tensor, mask: torch.Tensor, seq_len: torch.Tensor,
-               mode: str) -> torch.Tensor:
+def _normalize(
+    feats: torch.Tensor, mask: torch.Tensor, seq_len: torch.Tensor, mode: str
+) -> torch.Tensor:
     """Zero mean and unit variance over each utterance's valid frames (unbiased std)."""
     m = mask[:, None, :].to(feats.dtype)
     if mode == "per_feature":

@@ -1,0 +1,88 @@
+"""``trainer.strategy=ddp trainer.accelerator=cpu trainer.devices=2``: two processes (gloo)
+train to the result of one process seeing the same batches, into one run directory."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+
+from ganglion.archive import ModelArchive
+
+FIXTURES_DIR = Path(__file__).parents[1] / "core"  # ganglion_train_fixtures.py
+FIXTURES = "ganglion_train_fixtures"
+
+
+def write_config(folder: Path) -> None:
+    dataset = f"{FIXTURES}.RegressionDataset"
+    cfg = {
+        "trainer": {
+            "max_epochs": 2,
+            "log_every_n_steps": 1,
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+        },
+        "exp_manager": {"exp_dir": str(folder / "runs"), "create_tensorboard_logger": False},
+        "model": {
+            "_target_": f"{FIXTURES}.TinyRegressor",
+            "dropout": 0.0,  # each rank draws its own masks; without dropout they agree
+            "train_ds": {"_target_": dataset, "size": 64, "batch_size": 8},
+            "validation_ds": {"_target_": dataset, "size": 16, "seed": 1, "batch_size": 8},
+            "optim": {"name": "adam", "lr": 0.01},
+        },
+    }
+    (folder / "ddp.yaml").write_text(yaml.safe_dump(cfg))
+
+
+def train(folder: Path, *overrides: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(FIXTURES_DIR)}
+    command = [sys.executable, "-m", "ganglion", "train", "--config-path", str(folder),
+               "--config-name", "ddp", *overrides]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+
+
+def weights(run_dir: Path, name: str) -> dict[str, torch.Tensor]:
+    with ModelArchive.open(run_dir / "checkpoints" / f"{name}.ganglion") as archive:
+        return archive.read_weights()
+
+
+def train_steps(run_dir: Path) -> list[int]:
+    with open(run_dir / "csv" / "metrics.csv", newline="") as f:
+        return [int(r["step"]) for r in csv.DictReader(f) if r.get("train_loss")]
+
+
+def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
+    write_config(tmp_path)
+    ddp = train(
+        tmp_path,
+        "exp_manager.name=ddp",
+        "trainer.strategy=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+    )
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    # one process, batch 16: each step sees the union of the two ranks' batches of 8
+    single = train(
+        tmp_path,
+        "exp_manager.name=single",
+        "trainer.accelerator=cpu",
+        "trainer.devices=1",
+        "model.train_ds.batch_size=16",
+    )
+    assert single.returncode == 0, single.stderr[-3000:]
+
+    ddp_runs = list((tmp_path / "runs" / "ddp").iterdir())
+    assert len(ddp_runs) == 1  # both ranks wrote into one run directory
+    ddp_dir = ddp_runs[0]
+    (single_dir,) = (tmp_path / "runs" / "single").iterdir()
+    assert train_steps(ddp_dir) == train_steps(single_dir) == list(range(8))  # 4 steps an epoch
+
+    a, b = weights(ddp_dir, "ddp"), weights(single_dir, "single")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
