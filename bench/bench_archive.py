@@ -19,7 +19,7 @@ size.
 Prints medians and ratios. Goals: save_to <= 1.1x torch.save, restore_from <= 1.5x
 torch.load, restore peak memory <= 1.2x the weights.
 
-    .venv/bin/python bench/bench_archive.py [--runs 7] [--sizes 20 100]
+    .venv/bin/python bench/bench_archive.py [--runs 7] [--sizes 20 100] [--dir /dev/shm]
 """
 
 from __future__ import annotations
@@ -193,6 +193,12 @@ def main() -> None:
         choices=sorted(CONFIGS),
         help="model sizes, millions of parameters",
     )
+    parser.add_argument(
+        "--dir",
+        default=None,
+        help="where to write the files (default: the temp dir); /dev/shm takes the disk's "
+        "write-back out of the timings",
+    )
     parser.add_argument("--peak-child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peak_child:
@@ -204,7 +210,8 @@ def main() -> None:
         f"{ganglion.__version__}, {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f} (other processes share the CPUs: compare CPU times too)"
     )
-    with tempfile.TemporaryDirectory(prefix="ganglion-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ganglion-bench-", dir=args.dir) as tmp:
+        print(f"files in {tmp}")
         os.environ["GANGLION_CACHE"] = str(Path(tmp) / "cache")
         for size in args.sizes:
             bench(size, args.runs, Path(tmp))

@@ -1,22 +1,29 @@
 """Time per training step: ``ganglion train``'s Lightning loop vs a hand-written PyTorch loop.
 
-Side by side in one run, on the same model (a small QuartzNet-like 1-D conv encoder, about
-1.2 M parameters, per-frame classification), the same data (batches of 8 feature sequences,
-64 features x 200 frames) and the same optimizer (Adam), on the CPU:
+Side by side in one run, on the same model, the same data and the same optimizer (Adam), CPU:
 
-* ``ganglion``: :func:`ganglion.train.train` with the core's default ``trainer`` and
-  ``exp_manager`` settings (TensorBoard and CSV loggers, checkpointing, the progress bar,
-  per-step seeding, the resumable data loader), the model a ``ModelPT`` logging
-  ``train_loss`` every step;
-* ``hand``: ``for x, y in DataLoader(...): loss = model(x); loss.backward(); opt.step();
-  opt.zero_grad()`` over the same dataset.
+* ``ganglion``: :func:`ganglion.train.train` on a config composed as ``ganglion train``
+  composes it, with the core's default ``trainer`` and ``exp_manager`` settings (TensorBoard
+  and CSV loggers, checkpointing, the progress bar, per-step seeding, the resumable loader);
+* ``hand``: ``x, y = next(batches); loss = f(model(x), y); loss.backward(); opt.step();
+  opt.zero_grad()`` on its own copy of the model, over the same dataset.
 
-The two alternate in rounds so that machine noise hits both alike. A step's time is the
-interval between the starts of two consecutive steps (so data loading, hooks, logging and the
-progress bar all count). Prints the median per step of each and the ratio; ``--small`` adds a
-tiny MLP whose step is nearly all overhead, to show Lightning's fixed cost per step.
+The two run in lockstep: at the start of each ``ganglion`` step a callback runs one ``hand``
+step, so the two alternate step by step and whatever else the machine is doing hits both
+alike. A ``ganglion`` step is the time from the end of that ``hand`` step to the start of the
+next ``ganglion`` step: its data loading, hooks, logging, progress bar and the optimizer all
+count. Wall time and this process's CPU time are both measured; medians are printed.
 
-    .venv/bin/python bench/bench_train_loop.py [--rounds 5] [--steps 60] [--small]
+Models (batch 8 of 64 features x 128 frames, per-frame classification over 29 labels):
+
+* ``conv``: a small QuartzNet-like encoder (time-channel separable 1-D convolutions,
+  1.09 M parameters) — the case the goal is about;
+* ``conv+log``: the same, its ``training_step`` also calling ``self.log("train_loss", loss)``
+  as most models do (what Lightning's logging costs; the hand loop does not log);
+* ``mlp``: a two-layer MLP of 0.77 M parameters whose step is mostly overhead, which shows
+  the loop's fixed cost per step.
+
+    .venv/bin/python bench/bench_train_loop.py [--steps 60] [--threads 1]
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from pytorch_lightning import Callback
 from torch.utils.data import DataLoader, Dataset
 
 BATCH = 8
+FRAMES = 128
 WARMUP = 5  # steps dropped from the start of every run (allocations, first-call costs)
 
 
@@ -41,7 +49,7 @@ class FrameDataset(Dataset):
     """Random feature sequences with per-frame labels, fixed by ``seed``."""
 
     def __init__(
-        self, size: int = 512, features: int = 64, frames: int = 200, classes: int = 29,
+        self, size: int = 512, features: int = 64, frames: int = FRAMES, classes: int = 29,
         seed: int = 0,
     ) -> None:  # fmt: skip
         generator = torch.Generator().manual_seed(seed)
@@ -81,14 +89,14 @@ def conv_encoder(features: int = 64, channels: int = 256, classes: int = 29) -> 
     return torch.nn.Sequential(*layers)
 
 
-def small_mlp(features: int = 64, frames: int = 200, classes: int = 29) -> torch.nn.Module:
+def small_mlp(features: int = 64, frames: int = FRAMES, classes: int = 29) -> torch.nn.Module:
     return torch.nn.Sequential(
         torch.nn.Flatten(), torch.nn.Linear(features * frames, 64), torch.nn.ReLU(),
         torch.nn.Linear(64, classes * frames), torch.nn.Unflatten(1, (classes, frames)),
     )  # fmt: skip
 
 
-ARCHITECTURES = {"conv": conv_encoder, "small": small_mlp}
+ARCHITECTURES = {"conv": conv_encoder, "mlp": small_mlp}
 
 
 def frame_loss(model: torch.nn.Module, batch) -> torch.Tensor:
@@ -110,23 +118,56 @@ def ganglion_model_class():
 
         def training_step(self, batch, batch_idx):
             loss = frame_loss(self.net, batch)
-            self.log("train_loss", loss)
+            if self.cfg.log_every_step:
+                self.log("train_loss", loss)
             return loss
 
     return BenchModel
 
 
-class StepTimer(Callback):
-    """Records when each training step starts (added to the Trainer with ``_target_``)."""
+class HandLoop(Callback):
+    """Runs one step of the hand-written loop at the start of each ganglion step, timing both
+    (a Lightning callback, added to the Trainer with ``_target_``)."""
 
-    starts: list[float] = []
+    last: HandLoop | None = None
+
+    def __init__(self, arch: str, steps: int) -> None:
+        torch.manual_seed(0)
+        self.model = ARCHITECTURES[arch]()
+        self.model.train()
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        dataset = FrameDataset(size=BATCH * steps)
+        self.batches = iter(DataLoader(dataset, batch_size=BATCH, shuffle=True))
+        self.hand: list[tuple[float, float]] = []
+        self.ganglion: list[tuple[float, float]] = []
+        self._end: tuple[float, float] | None = None
+        HandLoop.last = self
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        StepTimer.starts.append(time.perf_counter())
+        start = _now()
+        if self._end is not None:
+            self.ganglion.append(_minus(start, self._end))
+        batch = next(self.batches)
+        loss = frame_loss(self.model, batch)
+        loss.backward()
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        loss.item()  # what a loop that reports its loss does once per step
+        self._end = _now()
+        self.hand.append(_minus(self._end, start))
 
 
-def run_ganglion(arch: str, steps: int, exp_dir: str) -> list[float]:
-    """One ``ganglion train`` run: the config composed as the command composes it."""
+def _now() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _minus(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+    return a[0] - b[0], a[1] - b[1]
+
+
+def run_pair(arch: str, steps: int, exp_dir: str, log: bool) -> HandLoop:
+    """One ``ganglion train`` run (the config composed as the command composes it), with the
+    hand-written loop stepping alongside."""
     import yaml
 
     from ganglion.train import compose_config, train
@@ -137,16 +178,17 @@ def run_ganglion(arch: str, steps: int, exp_dir: str) -> list[float]:
             "devices": 1,
             "max_epochs": 1,
             "enable_model_summary": False,
-            "callbacks": [{"_target_": f"{__name__}.StepTimer"}],
+            "callbacks": [{"_target_": f"{__name__}.HandLoop", "arch": arch, "steps": steps}],
         },
         "exp_manager": {"exp_dir": exp_dir, "name": f"bench_{arch}"},
         "seed": 0,
         "model": {
             "_target_": "BenchModel",
             "arch": arch,
+            "log_every_step": log,
             "train_ds": {
                 "_target_": f"{__name__}.FrameDataset",
-                "size": BATCH * (steps + 1),
+                "size": BATCH * steps,
                 "batch_size": BATCH,
                 "shuffle": True,
             },
@@ -156,76 +198,59 @@ def run_ganglion(arch: str, steps: int, exp_dir: str) -> list[float]:
     with open(os.path.join(exp_dir, "bench.yaml"), "w") as f:
         yaml.safe_dump(config, f)
     cfg = compose_config("bench", [], config_path=exp_dir)
-    StepTimer.starts = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         train(cfg)
-    return _per_step(StepTimer.starts)
-
-
-# -- the hand-written side ---------------------------------------------------------------------
-def run_hand(arch: str, steps: int) -> list[float]:
-    torch.manual_seed(0)
-    model = ARCHITECTURES[arch]()
-    model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loader = DataLoader(FrameDataset(size=BATCH * (steps + 1)), batch_size=BATCH, shuffle=True)
-    starts = []
-    for batch in loader:
-        starts.append(time.perf_counter())
-        loss = frame_loss(model, batch)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        loss.item()  # what a loop that reports its loss does once per step
-    return _per_step(starts)
-
-
-def _per_step(starts: list[float]) -> list[float]:
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
-    return gaps[WARMUP:]
+    assert HandLoop.last is not None
+    return HandLoop.last
 
 
 # -- main ------------------------------------------------------------------------------------
+CASES = {  # row -> (architecture, log every step, steps relative to --steps)
+    "conv": ("conv", False, 1),
+    "conv+log": ("conv", True, 1),
+    "mlp": ("mlp", False, 10),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--small", action="store_true", help="add the tiny-MLP overhead row")
+    parser.add_argument("--steps", type=int, default=60, help="steps of each conv run")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
 
     import ganglion
 
     ganglion.register_model("BenchModel", ganglion_model_class())
-    architectures = ["conv", *(["small"] if args.small else [])]
-    params = {a: sum(p.numel() for p in ARCHITECTURES[a]().parameters()) for a in architectures}
+    params = {a: sum(p.numel() for p in ARCHITECTURES[a]().parameters()) for a in ARCHITECTURES}
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {BATCH}, "
-        f"{args.rounds} rounds x {args.steps} steps (first {WARMUP} of each dropped)"
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), batch {BATCH}; "
+        f"medians over the steps after the first {WARMUP}, in ms per step"
     )
-    results: dict[str, dict[str, list[float]]] = {a: {"hand": [], "ganglion": []} for a in params}
+    print(
+        f"{'loop':<10}{'params':>8}{'steps':>7}  {'wall: hand':>11}{'ganglion':>10}{'ratio':>7}"
+        f"  {'cpu: hand':>10}{'ganglion':>10}{'ratio':>7}{'overhead':>11}"
+    )
     with tempfile.TemporaryDirectory() as exp_dir:
         devnull = open(os.devnull, "w")  # noqa: SIM115 - Lightning's per-run chatter
-        for _ in range(args.rounds):
-            for arch in architectures:
-                results[arch]["hand"] += run_hand(arch, args.steps)
-                stdout, stderr = sys.stdout, sys.stderr
-                sys.stdout = sys.stderr = devnull
-                try:
-                    results[arch]["ganglion"] += run_ganglion(arch, args.steps, exp_dir)
-                finally:
-                    sys.stdout, sys.stderr = stdout, stderr
+        for case, (arch, log, scale) in CASES.items():
+            steps = args.steps * scale + WARMUP + 1
+            stdout, stderr = sys.stdout, sys.stderr
+            sys.stdout = sys.stderr = devnull
+            try:
+                pair = run_pair(arch, steps, exp_dir, log)
+            finally:
+                sys.stdout, sys.stderr = stdout, stderr
+            hand, ours = pair.hand[WARMUP:], pair.ganglion[WARMUP:]
+            row = f"{case:<10}{params[arch] / 1e6:>7.2f}M{len(ours):>7} "
+            for i in (0, 1):
+                h = statistics.median(t[i] for t in hand) * 1e3
+                g = statistics.median(t[i] for t in ours) * 1e3
+                row += f" {h:>10.2f}{g:>10.2f}{g / h:>7.3f}"
+            print(row + f"{(g - h) * 1e3:>8.0f} us", flush=True)
         devnull.close()
-
-    print(f"{'model':<28}{'hand (ms)':>12}{'ganglion (ms)':>16}{'ratio':>8}{'overhead':>12}")
-    for arch, timings in results.items():
-        hand = statistics.median(timings["hand"]) * 1e3
-        ours = statistics.median(timings["ganglion"]) * 1e3
-        label = f"{arch} ({params[arch] / 1e6:.2f} M params)"
-        print(
-            f"{label:<28}{hand:>12.3f}{ours:>16.3f}{ours / hand:>8.3f}"
-            f"{(ours - hand) * 1e3:>9.0f} us"
-        )
+    print("overhead: cpu ganglion - cpu hand, per step")
 
 
 if __name__ == "__main__":

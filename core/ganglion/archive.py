@@ -215,7 +215,10 @@ class DirectoryArtifactHandler(ArtifactHandler):
         for dirpath, dirnames, filenames in os.walk(src, followlinks=True):
             real = os.path.realpath(dirpath)
             if real in seen:
-                raise GanglionError(f"artifact directory {src} contains a link loop at {dirpath}")
+                raise GanglionError(
+                    f"artifact directory {src} reaches {real} twice, at {dirpath} (a symbolic "
+                    "link loop, or two links to one directory); remove the extra link"
+                )
             seen.add(real)
             dirnames.sort()
             for name in sorted(filenames):

@@ -171,7 +171,10 @@ def register_configs(register: RegisterCallback) -> None:
     Called when ``ganglion train`` builds Hydra's search path. ``target`` is a Hydra search
     path entry: ``"pkg://package.subpackage"`` (preferred: it works from wheels and zips)
     or ``"file:///abs/dir"``. Configs found there are usable as
-    ``ganglion train --config-name NAME``.
+    ``ganglion train --config-name NAME``. ``target`` may also be a structured config: a
+    dataclass (or a lazy ``"module:Dataclass"`` string, or a mapping), stored in Hydra's
+    ConfigStore under ``name`` — usable as ``--config-name name`` and extendable by a YAML's
+    ``defaults`` list (precedence: command line > YAML > dataclass).
 
     Example::
 

@@ -48,6 +48,7 @@ import collections.abc
 import contextlib
 import dataclasses
 import inspect
+import json
 import os
 import sys
 import time
@@ -79,6 +80,8 @@ SECTIONS = ("trainer", "exp_manager", "model")
 #: group -> keys a preset chosen with the dotted form keeps from the config it replaces
 _KEEP_ON_PRESET = {"model/optim": ("sched",)}
 _CORE_CONFIGS = "pkg://ganglion.conf"
+#: The overrides of the sweep job being trained (read by the DDP processes it starts).
+_SWEEP_JOB_ENV = "GANGLION_SWEEP_JOB"
 #: OmegaConf's names of value types -> Python's
 _OMEGACONF_TYPES = {"Integer": "int", "Float": "float", "Boolean": "bool", "String": "str"}
 
@@ -412,11 +415,8 @@ def _composition_message(exc: Exception, config_name: str | None, overrides: lis
                 expected = _type_name(annotation)
         expected = _OMEGACONF_TYPES.get(expected, expected)
         return f"{full_key}: expected {expected}, got {value!r} ({given})"
-    if (
-        "Cannot find primary config" in text
-        or "Could not load" in text
-        and config_name
-        and (f"{config_name}" in text)
+    if "Cannot find primary config" in text or (
+        "Could not load" in text and config_name and config_name in text
     ):
         return (
             f"--config-name {config_name}: no such config in --config-path, the core's configs or "
@@ -731,6 +731,29 @@ def _check_optim(optim_cfg: Any) -> None:
 def train(cfg: Any) -> TrainResult:
     """Train the model of a composed config (see the module docstring); returns where the
     results are. ``ganglion train`` calls this once per job."""
+    with _quiet_adverts():
+        return _train(validate_config(cfg))
+
+
+@contextlib.contextmanager
+def _quiet_adverts() -> Iterator[None]:
+    """Drop Lightning's "💡 Tip: try installing …" promotions from the run's output."""
+    import logging
+
+    class NoAdverts(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return not str(record.msg).startswith("\N{ELECTRIC LIGHT BULB} Tip")
+
+    logger = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    quiet = NoAdverts()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
+def _train(cfg: DictConfig) -> TrainResult:
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import ProgressBar
 
@@ -741,7 +764,6 @@ def train(cfg: Any) -> TrainResult:
         exp_manager,
     )
 
-    cfg = validate_config(cfg)
     exp_cfg = check_exp_manager_config(cfg.get("exp_manager"))
     trainer_kwargs = _check_trainer(cfg.get("trainer") or OmegaConf.create({}), exp_cfg)
     callbacks = trainer_kwargs.get("callbacks") or []
@@ -841,6 +863,24 @@ class _Composer:
         return cfg, rewritten
 
 
+#: Environment variables Lightning's DDP launcher sets in the process that starts the others.
+_DISTRIBUTED_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
+
+
+def _end_distributed(saved_env: Mapping[str, str | None]) -> None:
+    """Between two jobs of a sweep run in one process: leave no process group and none of the
+    launcher's variables behind, so the next job's DDP launcher starts its own processes."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+    for name, value in saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def _hydra_args_parser() -> argparse.ArgumentParser:
     from hydra._internal.utils import get_args_parser
 
@@ -858,6 +898,13 @@ def run_argv(argv: Sequence[str]) -> int:
     """
     parser = _hydra_args_parser()
     args = parser.parse_args(list(argv))
+    sweep_job = os.environ.get(_SWEEP_JOB_ENV)
+    if args.multirun and sweep_job is not None and os.environ.get("LOCAL_RANK", "0") != "0":
+        # a process Lightning's DDP launcher started for one job of a sweep: it reruns the
+        # sweep's command line, but must train that job only
+        args.multirun = False
+        hydra_settings = [o for o in args.overrides if o.startswith(("hydra.", "hydra/"))]
+        args.overrides = [*json.loads(sweep_job), *hydra_settings]
     informational = bool(args.help or args.hydra_help or args.info or args.shell_completion)
     try:
         composer = _Composer(args.config_name, args.config_path)
@@ -913,13 +960,17 @@ def _run_hydra_jobs(
 
     def task(job_cfg: DictConfig) -> Any:
         job_overrides = list(HydraConfig.get().overrides.task)
+        if args.multirun:  # for DDP processes Lightning starts with the sweep's command line
+            os.environ[_SWEEP_JOB_ENV] = json.dumps(job_overrides)
+        saved_env = {k: os.environ.get(k) for k in _DISTRIBUTED_ENV}
         try:
             cfg = _replace_presets(job_cfg, job_overrides, composer.groups, composer.preset_keys)
             return train(cfg)
-        except GanglionError as exc:
-            failures.append((" ".join(job_overrides), exc))
         except Exception as exc:  # reported after Hydra returns, with the full traceback
             failures.append((" ".join(job_overrides), exc))
+        finally:
+            if args.multirun:
+                _end_distributed(saved_env)
         return None
 
     args.overrides = overrides

@@ -179,3 +179,25 @@ def test_build_dataloader_from_config_yields_padded_batches(tone_corpus):
 def test_build_dataloader_without_manifest_says_which_key(tone_corpus):
     with pytest.raises(ManifestError, match="manifest_filepath"):
         build_dataloader({"batch_size": 2}, labels=ENGLISH_LABELS, sample_rate=16000)
+
+
+def test_lightning_can_inject_a_distributed_sampler_into_the_loader(tone_corpus):
+    """What Lightning does under DDP with use_distributed_sampler: rebuild the batch sampler
+    around a DistributedSampler. Each rank must get its own shard, still bucketed."""
+    from pytorch_lightning.utilities.data import _update_dataloader
+
+    loader = build_dataloader(
+        {"manifest_filepath": str(tone_corpus), "batch_size": 2, "shuffle": True},
+        labels=ENGLISH_LABELS,
+        sample_rate=16000,
+    )
+    shards = []
+    for rank in range(2):
+        dist = DistributedSampler(loader.dataset, num_replicas=2, rank=rank, seed=1)
+        rebuilt = _update_dataloader(loader, dist)
+        assert isinstance(rebuilt.batch_sampler, DurationBucketBatchSampler)
+        assert rebuilt.batch_sampler.sampler is dist
+        shards.append([b[1].tolist() for b in rebuilt])
+    assert len(shards[0]) == len(shards[1]) == 2
+    lengths = {n for shard in shards for batch in shard for n in batch}
+    assert lengths == {8000, 16000, 24000, 32000, 40000}

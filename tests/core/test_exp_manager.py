@@ -269,3 +269,22 @@ def test_atomic_checkpoint_io_keeps_the_old_file_when_a_save_fails(tmp_path):
         io.save_checkpoint({"step": 2, "bad": lambda: None}, path)
     assert torch.load(path, weights_only=True) == {"step": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temp file left
+
+
+def test_ranks_agree_on_the_version(tmp_path, monkeypatch):
+    from omegaconf import OmegaConf
+
+    from ganglion.exp_manager import check_exp_manager_config, resolve_log_dir
+
+    cfg = check_exp_manager_config(OmegaConf.create({"exp_dir": str(tmp_path), "name": "n"}))
+    for name in ("SLURM_JOB_ID", "SLURM_NTASKS", "SLURM_STEP_ID", "TORCHELASTIC_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    # processes Lightning spawns take the version rank 0 chose
+    monkeypatch.setenv("GANGLION_EXP_VERSION", "from-rank-0")
+    assert resolve_log_dir(cfg, global_rank=1)[0].name == "from-rank-0"
+    assert resolve_log_dir(cfg, global_rank=0)[0].name != "from-rank-0"
+    # ranks started together by a launcher use its job id
+    monkeypatch.setenv("SLURM_JOB_ID", "77")
+    monkeypatch.setenv("SLURM_NTASKS", "4")
+    monkeypatch.setenv("SLURM_STEP_ID", "3")
+    assert {resolve_log_dir(cfg, global_rank=r)[0].name for r in (0, 3)} == {"slurm-77.3"}

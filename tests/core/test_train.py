@@ -100,6 +100,7 @@ class _DataclassConfigPlugin:
     @hookimpl
     def register_configs(self, register):
         register("tiny_structured", _TinyDataclassConfig)
+        register("tiny_structured_lazy", f"{__name__}:_TinyDataclassConfig")  # imported on use
 
 
 def test_plugin_dataclass_config_is_extended_by_yaml_and_command_line(conf):
@@ -115,6 +116,7 @@ def test_plugin_dataclass_config_is_extended_by_yaml_and_command_line(conf):
         compose_config("child", ["model.dropout=abc"], config_path=str(conf))
     # a registered dataclass is a config of its own: --config-name works without a YAML
     assert compose_config("tiny_structured").model.hidden == 32
+    assert compose_config("tiny_structured_lazy").model.dim == 4
 
 
 def test_plugin_config_dirs_are_on_the_search_path(tmp_path):
@@ -274,7 +276,7 @@ def test_train_fits_tests_packages_and_says_where_everything_is(conf, capsys):
     assert archive.is_file() and (run / "checkpoints" / "last.ckpt").is_file()
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["model"]["_target_"] == f"{FIXTURES}.TinyRegressor"  # the full class path
-    assert "train" in (run / "cmd-args.log").read_text()
+    assert Path(sys.argv[0]).name in (run / "cmd-args.log").read_text()  # this process
     assert "torch" in json.loads((run / "versions.json").read_text())["libraries"]
     assert "train_loss" in (run / "csv" / "metrics.csv").read_text()
     assert any(p.stat().st_size > 0 for p in run.glob("events.out.tfevents.*"))
@@ -314,3 +316,27 @@ def test_multirun_sweep_trains_each_combination(conf, capsys):
     )
     assert lrs == [0.01, 0.1]
     assert list((runs_dir(conf) / "multirun").glob("*/multirun.yaml"))  # Hydra's sweep record
+
+
+def test_yaml_may_set_any_trainer_argument(conf):
+    cfg = yaml.safe_load((conf / "tiny.yaml").read_text())
+    cfg["trainer"]["gradient_clip_algorithm"] = "value"  # not among ganglion's defaults
+    cfg["trainer"]["callbacks"] = [
+        {"_target_": "pytorch_lightning.callbacks.LearningRateMonitor", "logging_interval": "step"}
+    ]
+    (conf / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+    composed = validate_config(compose_config("tiny", [], config_path=str(conf)))
+    assert composed.trainer.gradient_clip_algorithm == "value"
+    cfg["trainer"]["gradient_clip_algoritm"] = "value"
+    (conf / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError, match=r"trainer\.gradient_clip_algoritm.*'gradient_clip_algo"):
+        validate_config(compose_config("tiny", [], config_path=str(conf)))
+
+
+def test_fast_dev_run_trains_one_batch_and_saves_nothing(conf, capsys):
+    status = run_argv(
+        ["--config-path", str(conf), "--config-name", "tiny", "+trainer.fast_dev_run=true"]
+    )
+    assert status == 0
+    assert "nothing was saved" in capsys.readouterr().out
+    assert not runs_dir(conf).exists()

@@ -1,5 +1,9 @@
 """``trainer.strategy=ddp trainer.accelerator=cpu trainer.devices=2``: two processes (gloo)
-train to the result of one process seeing the same batches, into one run directory."""
+train to the result of one process seeing the same batches, into one run directory.
+
+Both runs are one ``ganglion train -m`` sweep, the DDP job first: the process Lightning starts
+for rank 1 reruns the sweep's command line and must train that job only, and the job after it
+must start clean (no process group or launcher variables left over)."""
 
 from __future__ import annotations
 
@@ -37,6 +41,19 @@ def write_config(folder: Path) -> None:
         },
     }
     (folder / "ddp.yaml").write_text(yaml.safe_dump(cfg))
+    variants = folder / "variant"
+    variants.mkdir()
+    ddp = {"strategy": "ddp", "accelerator": "cpu", "devices": 2}
+    (variants / "ddp.yaml").write_text(
+        "# @package _global_\n" + yaml.safe_dump({"trainer": ddp, "exp_manager": {"name": "ddp"}})
+    )
+    # one process, batch 16: each step sees the union of the two ranks' batches of 8
+    single = {
+        "trainer": {"accelerator": "cpu", "devices": 1},
+        "exp_manager": {"name": "single"},
+        "model": {"train_ds": {"batch_size": 16}},
+    }
+    (variants / "single.yaml").write_text("# @package _global_\n" + yaml.safe_dump(single))
 
 
 def train(folder: Path, *overrides: str) -> subprocess.CompletedProcess:
@@ -58,23 +75,8 @@ def train_steps(run_dir: Path) -> list[int]:
 
 def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     write_config(tmp_path)
-    ddp = train(
-        tmp_path,
-        "exp_manager.name=ddp",
-        "trainer.strategy=ddp",
-        "trainer.accelerator=cpu",
-        "trainer.devices=2",
-    )
-    assert ddp.returncode == 0, ddp.stderr[-3000:]
-    # one process, batch 16: each step sees the union of the two ranks' batches of 8
-    single = train(
-        tmp_path,
-        "exp_manager.name=single",
-        "trainer.accelerator=cpu",
-        "trainer.devices=1",
-        "model.train_ds.batch_size=16",
-    )
-    assert single.returncode == 0, single.stderr[-3000:]
+    sweep = train(tmp_path, "-m", "+variant=ddp,single")
+    assert sweep.returncode == 0, sweep.stderr[-3000:]
 
     ddp_runs = list((tmp_path / "runs" / "ddp").iterdir())
     assert len(ddp_runs) == 1  # both ranks wrote into one run directory
