@@ -9,12 +9,13 @@ Two measurements, in one run:
 2. **Training step** of ``quartznet_5x5`` (the shipped config: preprocessor, SpecAugment
    cut-outs, encoder, decoder, CTC loss, Novograd as in the config) at batch 8 of 2-second
    utterances: forward, backward and optimizer step timed separately, medians over the
-   measured steps, in float32 and under bf16 autocast. NeMo 3.0.0's EncDecCTCModel with the
-   same layout measured 733 ms per step (forward 304, backward 399) on this machine with
-   Novograd in a plain loop; the ratio column compares with that.
+   measured steps, in float32 and under bf16 autocast, plus float32 with torch's direct
+   depthwise convolution instead of the FFT path (``fp32 direct``). NeMo 3.0.0's
+   EncDecCTCModel with the same layout measured 733 ms per step (forward 304, backward 399) on
+   this machine with Novograd in a plain loop; the ratio column compares with that.
 
     .venv/bin/python bench/bench_asr.py [--steps 15] [--warmup 3] [--utterances 96]
-        [--threads N]
+        [--threads N] [--skip-data] [--skip-direct]
 
 Timings on a shared machine are noisy: fp32 and bf16 steps are interleaved, and the fastest
 step is printed beside the median.
@@ -124,17 +125,24 @@ def bench_training(
     audio_len[1:] -= torch.randint(0, n // 10, (batch - 1,), generator=gen)  # ragged batch
     targets = torch.randint(0, len(cfg.model.labels), (batch, 30), generator=gen)
     target_len = torch.full((batch,), 30, dtype=torch.long)
+    from ganglion_asr.modules.conv_asr import DepthwiseConv1d
+
     runs = {}
     for precision in precisions:
         torch.manual_seed(0)
         modules, loss_fn, optimizer = build_model(cfg)
         modules.train()
+        if precision.endswith("direct"):  # the same model with torch's own depthwise conv
+            for module in modules.modules():
+                if isinstance(module, DepthwiseConv1d):
+                    module.fft_min_span = 10**9
         runs[precision] = (modules, loss_fn, optimizer)
     keys = ("forward", "backward", "step", "total", "cpu")
     times = {p: {k: [] for k in keys} for p in precisions}
     for i in range(warmup + steps):
         for precision, (modules, loss_fn, optimizer) in runs.items():
-            autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+            bf16 = precision.startswith("bf16")
+            autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
             c0, t0 = time.process_time(), time.perf_counter()
             with autocast:
                 feats, feat_len = modules["preprocessor"](audio, audio_len)
@@ -169,6 +177,9 @@ def main() -> None:
     parser.add_argument("--utterances", type=int, default=96)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     parser.add_argument("--skip-data", action="store_true")
+    parser.add_argument(
+        "--skip-direct", action="store_true", help="skip the row with direct depthwise convs"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -179,29 +190,31 @@ def main() -> None:
         "warm-up\n"
     )
 
-    results = bench_training(
-        cfg, args.batch, args.seconds, args.steps, args.warmup, ["fp32", "bf16"]
-    )
+    variants = ["fp32", "bf16"] if args.skip_direct else ["fp32", "bf16", "fp32 direct"]
+    results = bench_training(cfg, args.batch, args.seconds, args.steps, args.warmup, variants)
     print(
         f"quartznet_5x5 training step ({results['fp32']['params_m']:.2f} M parameters), median ms:"
     )
     print(
-        f"{'':10}{'forward':>10}{'backward':>10}{'step':>8}{'total':>9}{'best':>8}{'cpu':>8}"
+        f"{'':12}{'forward':>10}{'backward':>10}{'step':>8}{'total':>9}{'best':>8}{'cpu':>8}"
         "   total vs NeMo 733 ms"
     )
     for precision, r in results.items():
         print(
-            f"{precision:10}{r['forward']:10.0f}{r['backward']:10.0f}{r['step']:8.0f}"
+            f"{precision:12}{r['forward']:10.0f}{r['backward']:10.0f}{r['step']:8.0f}"
             f"{r['total']:9.0f}{r['best']:8.0f}{r['cpu']:8.0f}"
             f"   x{r['total'] / NEMO_MS['total']:.2f} "
             f"(fwd x{r['forward'] / NEMO_MS['forward']:.2f}, "
             f"bwd x{r['backward'] / NEMO_MS['backward']:.2f})"
         )
     print(
-        f"{'NeMo fp32':10}{NEMO_MS['forward']:10.0f}{NEMO_MS['backward']:10.0f}{'':>8}"
+        f"{'NeMo fp32':12}{NEMO_MS['forward']:10.0f}{NEMO_MS['backward']:10.0f}{'':>8}"
         f"{NEMO_MS['total']:9.0f}"
     )
     print(f"bf16 / fp32 total: x{results['bf16']['total'] / results['fp32']['total']:.2f}")
+    if "fp32 direct" in results:
+        ratio = results["fp32"]["total"] / results["fp32 direct"]["total"]
+        print(f"FFT / direct depthwise convolutions (fp32 total): x{ratio:.2f}")
     print(
         "best: the fastest step; cpu: process CPU time per step, summed over threads. On a "
         "machine shared with other jobs the wall times grow with the load (best is then the "

@@ -5,7 +5,14 @@ from pathlib import Path
 
 from setuptools import setup
 
-EXTRA = ["soundfile>=0.12", "soxr>=0.3", "torchmetrics>=1.0", "numpy>=1.24", "tqdm>=4.60"]
+EXTRA = [
+    "soundfile>=0.12",
+    "soxr>=0.3",
+    "torchmetrics>=1.0",
+    "torchdata>=0.8",
+    "numpy>=1.24",
+    "tqdm>=4.60",
+]
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 try:  # inside the monorepo: depend on this checkout's core

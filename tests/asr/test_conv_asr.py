@@ -225,3 +225,18 @@ def test_jasper_10x5_config_is_the_dense_residual_layout():
     assert all(b.residual_dense and b.repeat == 5 and not b.separable for b in middle)
     assert [b.filters for b in middle] == [256, 256, 384, 384, 512, 512, 640, 640, 768, 768]
     assert [b.kernel[0] for b in middle] == [11, 11, 13, 13, 17, 17, 21, 21, 25, 25]
+
+
+@pytest.mark.parametrize(
+    "name", ["quartznet_5x5", "quartznet_15x5", "jasper_10x5", "quartznet_digits"]
+)
+def test_shipped_configs_compose_and_validate_as_ganglion_train_does(name):
+    from ganglion.train import compose_config, validate_config
+
+    cfg = compose_config(
+        name,
+        ["model.train_ds.manifest_filepath=a.json", "model.validation_ds.manifest_filepath=b.json"],
+    )
+    validate_config(cfg)  # trainer, exp_manager, model._target_ and model.optim all checked
+    assert cfg.model.encoder.feat_in == cfg.model.preprocessor.features
+    assert list(cfg.model.train_ds.labels) == list(cfg.model.labels)

@@ -181,6 +181,7 @@ def test_build_dataloader_without_manifest_says_which_key(tone_corpus):
         build_dataloader({"batch_size": 2}, labels=ENGLISH_LABELS, sample_rate=16000)
 
 
+@pytest.mark.filterwarnings("ignore:.*set_vital.*:UserWarning")
 def test_lightning_can_inject_a_distributed_sampler_into_the_loader(tone_corpus):
     """What Lightning does under DDP with use_distributed_sampler: rebuild the batch sampler
     around a DistributedSampler. Each rank must get its own shard, still bucketed."""
