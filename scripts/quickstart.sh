@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-echo "==> the installed plugins and what each registers"
-.venv/bin/ganglion plugins
+echo "==> the main job: train a speech recogniser on synthesised spoken digits"
+bash examples/asr_digits.sh
