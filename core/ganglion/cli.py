@@ -46,8 +46,12 @@ def _versions_text() -> str:
 
 class _VersionAction(argparse.Action):
     def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, help="print the versions of the core "
-                         "and of every installed plugin, then exit")
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            help="print the versions of the core and of every installed plugin, then exit",
+        )
 
     def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[override]
         print(_versions_text())

@@ -257,8 +257,9 @@ class Registry:
 
     def by_provider(self, plugin: str) -> list[str]:
         """Names registered by the plugin called ``plugin``."""
-        return sorted((e.name for e in self._entries.values() if e.provider.plugin == plugin),
-                      key=str.lower)
+        return sorted(
+            (e.name for e in self._entries.values() if e.provider.plugin == plugin), key=str.lower
+        )
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {len(self)} names)"

@@ -13,7 +13,10 @@ from ganglion.cli import main
 def ganglion(*args, env=None):
     return subprocess.run(
         [sys.executable, "-m", "ganglion", *args],
-        capture_output=True, text=True, check=True, env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     ).stdout
 
 
@@ -90,7 +93,9 @@ def test_listing_commands_never_import_torch(args):
     """`python -X importtime` records every module imported; torch must not be among them."""
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "ganglion", *args],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert "ganglion.cli" in imported  # the trace really covers the command
@@ -101,7 +106,9 @@ def test_listing_commands_never_import_torch(args):
 def test_import_ganglion_does_not_import_torch():
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import ganglion"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert "ganglion" in imported and "torch" not in imported

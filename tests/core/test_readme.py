@@ -41,7 +41,9 @@ def test_readme_plugin_is_discovered_listed_and_usable(tmp_path):
     # what `pip install .` would leave behind: metadata with the entry point
     dist_info = tmp_path / "ganglion_pitch-1.0.dist-info"
     dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: ganglion-pitch\nVersion: 1.0\n")
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: ganglion-pitch\nVersion: 1.0\n"
+    )
     lines = [f"{name} = {value}" for name, value in entry_points.items()]
     (dist_info / "entry_points.txt").write_text("[ganglion]\n" + "\n".join(lines) + "\n")
 
@@ -63,6 +65,9 @@ def test_readme_plugin_is_discovered_listed_and_usable(tmp_path):
     assert out.stdout.split() == ["ganglion-pitch", "True", "PitchContourType"]
     listing = subprocess.run(
         [sys.executable, "-m", "ganglion", "list", "optimizers"],
-        capture_output=True, text=True, env=env, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     ).stdout
     assert re.search(r"^nesterov\s+ganglion-pitch 1.0 \(plugin 'pitch'\)", listing, re.M)

@@ -100,7 +100,9 @@ def test_unknown_name_mentions_the_plugins_that_failed():
 def test_listing_shows_plugins_failures_and_conflicts_as_json():
     out = subprocess.run(
         [sys.executable, "-m", "ganglion", "plugins", "--json"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     data = json.loads(out.stdout)
     sample = next(p for p in data["plugins"] if p["name"] == "sample")

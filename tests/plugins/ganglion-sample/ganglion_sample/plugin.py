@@ -5,7 +5,11 @@ from ganglion import hookimpl
 
 @hookimpl
 def register_optimizers(register):
-    register("sample_sgd", "ganglion_sample.optim:SampleSGD", params="ganglion_sample.optim:SampleSGDParams")
+    register(
+        "sample_sgd",
+        "ganglion_sample.optim:SampleSGD",
+        params="ganglion_sample.optim:SampleSGDParams",
+    )
 
 
 @hookimpl
