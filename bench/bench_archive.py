@@ -8,6 +8,8 @@ noise hits all alike, with every file in the page cache:
   * ``restore_from`` with ``GANGLION_VERIFY=always``: every member rehashed, as on the first
     restore of a file this machine did not write (``save_to`` and a verifying restore leave
     a stamp, so an unchanged file is not rehashed next time);
+  * ``restore_from`` with ``GANGLION_MMAP=0``: the weights read into fresh memory instead of
+    being views of the mapped file;
   * and, for scale, what a restore costs the usual way: build the model (random init),
     ``torch.load`` and ``load_state_dict``.
 
@@ -127,19 +129,23 @@ def bench(size: int, runs: int, workdir: Path) -> None:
         fresh = BenchEncoder(cfg)
         fresh.load_state_dict(torch.load(pt))
 
-    def restore_verifying():
-        os.environ["GANGLION_VERIFY"] = "always"
-        try:
-            ModelPT.restore_from(archive)
-        finally:
-            del os.environ["GANGLION_VERIFY"]
+    def restore_with(variable: str, value: str):
+        def run():
+            os.environ[variable] = value
+            try:
+                ModelPT.restore_from(archive)
+            finally:
+                del os.environ[variable]
+
+        return run
 
     cases = {
         "torch.save": lambda: torch.save(state, pt),
         "save_to": lambda: model.save_to(archive),
         "torch.load": lambda: torch.load(pt),
         "restore_from": lambda: ModelPT.restore_from(archive),
-        "restore_from, rehashing": restore_verifying,
+        "restore_from, rehashing": restore_with("GANGLION_VERIFY", "always"),
+        "restore_from, copying": restore_with("GANGLION_MMAP", "0"),
         "build+torch.load+load_state_dict": build_and_load,
     }
     for fn in cases.values():  # warm up: files in the page cache, lazy imports done
@@ -172,6 +178,7 @@ def bench(size: int, runs: int, workdir: Path) -> None:
     ratio("save_to", "torch.save", "  (goal <= 1.1)")
     ratio("restore_from", "torch.load", "  (goal <= 1.5)")
     ratio("restore_from, rehashing", "torch.load")
+    ratio("restore_from, copying", "torch.load")
     ratio("restore_from", "build+torch.load+load_state_dict")
     for mode, label in (("restore", "restore_from"), ("torch_load", "torch.load")):
         delta = _peak(mode, archive if mode == "restore" else pt)

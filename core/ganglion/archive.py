@@ -27,8 +27,12 @@ Choices, and why:
   is checked against the manifest as it is read. A refusal raises :class:`ArchiveError` (or a
   subclass) whose message says exactly what was refused, and happens before anything is
   written or built.
-* **Fast.** Weights are streamed from each tensor's memory to the file (and back into freshly
-  allocated tensors on restore) with sha256 computed by a second thread at the same time.
+* **Fast.** Weights are streamed from each tensor's memory to the file with sha256 computed
+  by a second thread at the same time, and the kernel's write-back started as they go (so the
+  final rename does not have to flush the whole file). A restore maps the file copy-on-write
+  and makes the tensors views of it: no copy, no allocation (see
+  :meth:`ModelArchive.read_weights` for the catch; ``GANGLION_MMAP=0`` reads each tensor
+  into fresh memory instead, hashed by a second thread as it is read).
   Since sha256 runs at about a third of memory-copy speed, a file whose checksums were all
   verified before (by the ``save_to`` that wrote it, or a restore) and that has not changed
   since (same device, inode, size, mtime and ctime) is not rehashed: see
@@ -51,6 +55,7 @@ import ctypes
 import hashlib
 import importlib
 import json
+import mmap
 import os
 import queue
 import re
@@ -540,6 +545,9 @@ class _NoHash:
 # -- verified-file stamps -----------------------------------------------------------------------
 #: Environment variable: ``always`` rehashes every member on every restore (no stamps).
 ENV_VERIFY = "GANGLION_VERIFY"
+#: Environment variable: ``0`` reads restored weights into fresh memory instead of making them
+#: views of a copy-on-write memory map of the archive file (see :meth:`ModelArchive.read_weights`).
+ENV_MMAP = "GANGLION_MMAP"
 
 
 def _identity(st: os.stat_result) -> list[int]:
@@ -726,6 +734,54 @@ class _WeightsPlan:
                 yield view[start : start + _CHUNK], t
 
 
+def _libc_sync_file_range() -> Any:
+    """Linux's ``sync_file_range`` through ctypes, or None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        func = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    func.restype = ctypes.c_int
+    return func
+
+
+_SYNC_FILE_RANGE_WRITE = 2  # start writing the dirty pages back, without waiting for them
+
+
+class _Writeback:
+    """Starts the kernel's write-back of the weights as they are written.
+
+    ext4 (``auto_da_alloc``) writes a file's data out when it is renamed over an existing
+    file, so that a crash cannot leave an empty file under the old name; done all at once
+    in the final rename that costs as much as writing the file. Started chunk by chunk while
+    the hashing thread is still busy, that work overlaps the hashing, and the rename finds
+    the data already on its way to disk. Only when it starts changes; nothing is waited for,
+    and where ``sync_file_range`` is missing or fails this does nothing.
+    """
+
+    def __init__(self, out: Any) -> None:
+        self._func = _libc_sync_file_range()
+        self._fd = -1
+        if self._func is not None:
+            try:
+                out.flush()
+                self._fd = out.fileno()
+                self._start = self._done = out.tell()
+            except (OSError, ValueError, AttributeError):
+                self._func = None
+
+    def written(self, size: int, *, final: bool = False) -> None:
+        if self._func is None:
+            return
+        self._done += size
+        if self._done - self._start >= _CHUNK or (final and self._done > self._start):
+            if self._func(self._fd, self._start, self._done - self._start, _SYNC_FILE_RANGE_WRITE):
+                self._func = None  # not supported here (a pipe, an odd filesystem): stop
+            self._start = self._done
+
+
 class _TarWriter:
     """Writes tar members one after the other, recording each one's sha256 and size."""
 
@@ -773,12 +829,16 @@ class _TarWriter:
 
     def add_weights(self, name: str, plan: _WeightsPlan) -> None:
         self._header(name, plan.size, tarfile.REGTYPE)
+        writeback = _Writeback(self.out)
         with _BackgroundSha256() as hasher:
             self.out.write(plan.prefix)
             hasher.update(plan.prefix)
+            writeback.written(len(plan.prefix))
             for chunk, owner in plan.chunks():
+                hasher.update(chunk, owner)  # first: the hashing thread is the slower one
                 self.out.write(chunk)
-                hasher.update(chunk, owner)
+                writeback.written(len(chunk))
+            writeback.written(0, final=True)
             digest = hasher.hexdigest()
         self._pad(plan.size)
         self.records[name] = {"sha256": digest, "size": plan.size}
@@ -1454,30 +1514,87 @@ class ModelArchive:
         return total
 
     def read_weights(self) -> dict[str, torch.Tensor]:
-        """Every stored tensor, read into fresh CPU tensors and checked against the sha256.
+        """Every stored tensor, checked against the sha256; tied names share one tensor.
 
-        Bytes go straight from the file into each tensor's memory (no intermediate copy) while
-        another thread hashes them; tied names come back as the same tensor. Raises
-        :class:`ArchiveChecksumError` (and returns nothing) if the content does not match.
-        The hashing is skipped for a file verified before (:attr:`verified_before`).
+        The tensors are views of a private (copy-on-write) memory map of the archive file:
+        nothing is copied, and pages come from the page cache when first touched. A file
+        not verified before (:attr:`verified_before`) is hashed through the same mapping first, so what was
+        checked is what the tensors hold; :class:`ArchiveChecksumError` is raised (and
+        nothing returned) if it does not match. Writing to a tensor copies its page, never
+        touching the file, and ``save_to`` replaces a file by renaming a new one over it,
+        leaving a mapped old file intact. The catch (as with ``torch.load(mmap=True)``): a
+        tool that rewrites the file in place while the model lives (``cp`` over it) changes
+        the mapped weights, and truncating it crashes the process (SIGBUS). Set
+        ``GANGLION_MMAP=0`` to read each tensor into fresh memory instead (hashed by a
+        second thread as it is read); a file that cannot be mapped, or a tensor not aligned
+        for its dtype, is read that way too.
         """
         _check_byte_order()
+        header = self.weights_header()
+        mapped = None
+        if os.environ.get(ENV_MMAP, "1") != "0":
+            with contextlib.suppress(OSError, ValueError):
+                mapped = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_COPY)
+        if mapped is None:
+            tensors = self._read_weights_copying(header)
+        else:
+            tensors = self._map_weights(header, mapped)
+        self._verified.add(WEIGHTS_NAME)
+        for alias, original in header.aliases.items():
+            tensors[alias] = tensors[original]
+        return tensors
+
+    def _map_weights(self, header: _WeightsHeader, mapped: mmap.mmap) -> dict[str, torch.Tensor]:
         import torch
 
-        header = self.weights_header()
+        end = header.data_offset + (header.entries[-1].end if header.entries else 0)
+        if len(mapped) < end:  # shrank since it was opened
+            raise self._refuse("the file ends early (truncated)", ArchiveError)
+        view = memoryview(mapped)
+        if not self.verified_before:
+            h = hashlib.sha256(header.prefix)
+            h.update(view[header.data_offset : end])  # one call: hashlib drops the GIL
+            if h.hexdigest() != self._expected(WEIGHTS_NAME):
+                raise self._mismatch(WEIGHTS_NAME, h.hexdigest())
+        tensors: dict[str, torch.Tensor] = {}
+        for e in header.entries:
+            dtype = self._entry_dtype(e)
+            start = header.data_offset + e.begin
+            numel = (e.end - e.begin) // _DTYPES[e.dtype][1]
+            if not numel:
+                tensors[e.name] = torch.empty(e.shape, dtype=dtype)
+            elif start % _DTYPES[e.dtype][1]:  # misaligned (not written by ganglion): copy
+                tensor = torch.empty(e.shape, dtype=dtype)
+                _tensor_bytes(tensor)[:] = view[start : header.data_offset + e.end]
+                tensors[e.name] = tensor
+            else:
+                flat = torch.frombuffer(mapped, dtype=dtype, count=numel, offset=start)
+                tensors[e.name] = flat.view(e.shape)
+        view.release()
+        return tensors
+
+    def _entry_dtype(self, e: _TensorEntry) -> Any:
+        dtype = _torch_dtype(e.dtype)
+        if dtype is None:
+            import torch
+
+            raise self._refuse(
+                f"{WEIGHTS_NAME}: tensor {e.name!r} is {e.dtype}, which this torch "
+                f"({torch.__version__}) does not have",
+                ArchiveError,
+            )
+        return dtype
+
+    def _read_weights_copying(self, header: _WeightsHeader) -> dict[str, torch.Tensor]:
+        """The tensors read into fresh memory while another thread hashes them."""
+        import torch
+
         tensors: dict[str, torch.Tensor] = {}
         with _NoHash() if self.verified_before else _BackgroundSha256() as hasher:
             hasher.update(header.prefix)
             self._file.seek(header.data_offset)
             for e in header.entries:
-                dtype = _torch_dtype(e.dtype)
-                if dtype is None:
-                    raise self._refuse(
-                        f"{WEIGHTS_NAME}: tensor {e.name!r} is {e.dtype}, which this torch "
-                        f"({torch.__version__}) does not have",
-                        ArchiveError,
-                    )
-                tensor = torch.empty(e.shape, dtype=dtype)
+                tensor = torch.empty(e.shape, dtype=self._entry_dtype(e))
                 view = _tensor_bytes(tensor)
                 for start in range(0, len(view), _CHUNK):
                     chunk = view[start : start + _CHUNK]
@@ -1487,9 +1604,6 @@ class ModelArchive:
             digest = hasher.hexdigest() or self._expected(WEIGHTS_NAME)
         if digest != self._expected(WEIGHTS_NAME):
             raise self._mismatch(WEIGHTS_NAME, digest)
-        self._verified.add(WEIGHTS_NAME)
-        for alias, original in header.aliases.items():
-            tensors[alias] = tensors[original]
         return tensors
 
     def _readinto(self, view: memoryview) -> None:

@@ -466,7 +466,8 @@ class ModelPT(pl.LightningModule, NeuralModule):
         On ``ModelPT`` itself, the class is the registered model the archive names; on a
         subclass, that class (or the archived class, if it is a subclass of it). The archive
         is checked first (see :class:`~ganglion.archive.ModelArchive`), then read in place:
-        the weights go straight into fresh tensors, the model is built without its random
+        the weights are copy-on-write views of the mapped file (checked against their sha256
+        unless this unchanged file was verified before), the model is built without its random
         initialisation (which the weights overwrite) and the tensors are assigned to it.
         Artifacts are unpacked into the cache and the config points at them.
         """

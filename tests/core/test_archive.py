@@ -262,6 +262,49 @@ def test_a_file_changed_after_saving_is_rehashed_and_refused(archive, tiny):
         ModelPT.restore_from(archive)
 
 
+@pytest.mark.parametrize("mmap", ["0", "1"], ids=["copied", "mapped"])
+def test_both_weight_read_paths_restore_equal_weights_and_refuse_corruption(
+    archive, tiny, monkeypatch, mmap
+):
+    monkeypatch.setenv("GANGLION_MMAP", mmap)
+    monkeypatch.setenv("GANGLION_VERIFY", "always")
+    original = ModelPT.restore_from(archive)
+    expected = {k: v.clone() for k, v in original.state_dict().items()}
+    restored = ModelPT.restore_from(archive)
+    for name, value in restored.state_dict().items():
+        assert torch.equal(value, expected[name]), name
+    # training the restored model in place never writes through to the archive
+    before = archive.read_bytes()
+    with torch.no_grad():
+        for p in restored.parameters():
+            p.add_(1.0)
+    assert archive.read_bytes() == before
+    data = bytearray(before)
+    with tarfile.open(archive) as tar:
+        member = tar.getmember(WEIGHTS_NAME)
+    data[member.offset_data + member.size - 1] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    with pytest.raises(
+        ArchiveChecksumError, match=f"checksum mismatch for member '{WEIGHTS_NAME}'"
+    ):
+        ModelPT.restore_from(archive)
+
+
+def test_saving_over_the_file_a_mapped_model_came_from_keeps_its_weights(
+    archive, tiny, monkeypatch
+):
+    monkeypatch.setenv("GANGLION_MMAP", "1")
+    restored = ModelPT.restore_from(archive)
+    expected = {k: v.clone() for k, v in restored.state_dict().items()}
+    other = ModelPT.restore_from(archive)
+    with torch.no_grad():
+        for p in other.parameters():
+            p.mul_(3.0)
+    other.save_to(archive)  # renames a new file over the mapped one
+    for name, value in restored.state_dict().items():
+        assert torch.equal(value, expected[name]), name
+
+
 # -- artifacts --------------------------------------------------------------------------------
 def test_register_artifact_returns_the_local_path_then_the_unpacked_one(
     archive, tokenizer, tmp_path
