@@ -26,7 +26,7 @@ import torch
 from omegaconf import MISSING
 from torch.optim import Optimizer
 
-from ganglion_optim._checks import check_hyper
+from ganglion_optim._checks import check_hyper, evaluate_closure, params_with_grad
 
 __all__ = ["Lamb", "LambParams"]
 
@@ -86,18 +86,11 @@ class Lamb(Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate_closure(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p in params_with_grad(group, "Lamb"):
                 grad = p.grad
-                if grad.is_sparse:
-                    raise RuntimeError("Lamb does not support sparse gradients")
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
