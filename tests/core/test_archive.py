@@ -210,6 +210,79 @@ def test_save_is_atomic_an_interrupted_save_leaves_the_old_file(archive, tiny, m
     assert sorted(p.name for p in archive.parent.iterdir()) == ["cache", "good.ganglion", "src"]
 
 
+def _state(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def _same(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["exchanged", "renamed"])
+def test_saving_over_an_archive_leaves_only_the_new_file(
+    archive, tiny, tokenizer, monkeypatch, exchange
+):
+    from ganglion import archive as archive_module
+
+    swaps = []
+    real = archive_module._exchange
+
+    def spy(new, path):
+        swaps.append(real(new, path) if exchange else False)
+        return swaps[-1]
+
+    # exchange=False: a system or filesystem without renameat2(RENAME_EXCHANGE)
+    monkeypatch.setattr(archive_module, "_exchange", spy)
+    old_inode = archive.stat().st_ino
+    restored = ModelPT.restore_from(archive)  # its weights map the old file
+    kept = _state(restored)
+    newer = Tiny({"dim": 4, "tokenizer": {"model": str(tokenizer)}})
+    assert newer.save_to(archive) == archive
+    archive_module.wait_for_saves()
+    assert swaps == [exchange and sys.platform.startswith("linux")]
+    assert archive.stat().st_ino != old_inode
+    assert sorted(p.name for p in archive.parent.iterdir()) == ["cache", "good.ganglion", "src"]
+    assert _same(_state(restored), kept)  # a model restored from the old file is untouched
+    assert _same(_state(ModelPT.restore_from(archive)), _state(newer))
+
+
+def test_a_process_exiting_right_after_a_save_still_removes_the_replaced_file(tmp_path):
+    script = """
+import os, sys, time, torch
+from ganglion import archive
+from ganglion.archive import save_archive
+def slow_unlink(path, _unlink=os.unlink):  # the removal is still going on when main() ends
+    time.sleep(0.5)
+    _unlink(path)
+archive.os = type(os)("os_with_a_slow_unlink")
+archive.os.__dict__.update(os.__dict__, unlink=slow_unlink)
+for value in (1.0, 2.0):  # the second save replaces the first file, then the process exits
+    save_archive(sys.argv[1], config={}, state_dict={"w": torch.full((1 << 20,), value)},
+                 model_class="m:M")
+"""
+    path = tmp_path / "out" / "m.ganglion"
+    env = {**os.environ, "GANGLION_CACHE": str(tmp_path / "cache")}
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True, env=env)
+    assert [p.name for p in path.parent.iterdir()] == ["m.ganglion"]
+    with ModelArchive.open(path) as opened:
+        assert opened.read_weights()["w"][0].item() == 2.0
+
+
+def test_saving_over_a_symlink_replaces_the_link_not_its_target(tiny, tmp_path):
+    target = tmp_path / "target.ganglion"
+    target.write_bytes(b"not an archive")
+    link = tmp_path / "link.ganglion"
+    link.symlink_to(target)
+    model = Tiny({"dim": 4})
+    model.save_to(link)
+    from ganglion.archive import wait_for_saves
+
+    wait_for_saves()
+    assert not link.is_symlink()
+    assert target.read_bytes() == b"not an archive"
+    assert _same(_state(ModelPT.restore_from(link)), _state(model))
+
+
 def test_restore_reads_members_in_place_without_extracting(archive, monkeypatch, tmp_path):
     def no_extraction(*args, **kwargs):
         raise AssertionError("the archive must not be extracted")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -276,7 +277,9 @@ def test_train_fits_tests_packages_and_says_where_everything_is(conf, capsys):
     assert archive.is_file() and (run / "checkpoints" / "last.ckpt").is_file()
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["model"]["_target_"] == f"{FIXTURES}.TinyRegressor"  # the full class path
-    assert Path(sys.argv[0]).name in (run / "cmd-args.log").read_text()  # this process
+    logged = (run / "cmd-args.log").read_text().split("  ", 1)[1]  # after the time stamp
+    assert logged.split()[0] == sys.executable  # this process, run again as typed
+    assert logged.rstrip("\n").endswith(shlex.join(sys.argv[1:]))
     assert "torch" in json.loads((run / "versions.json").read_text())["libraries"]
     assert "train_loss" in (run / "csv" / "metrics.csv").read_text()
     assert any(p.stat().st_size > 0 for p in run.glob("events.out.tfevents.*"))
