@@ -98,6 +98,13 @@ def test_other_settings_in_an_existing_corpus_need_overwrite(tmp_path):
     synthesize_digit_corpus(
         tmp_path, DigitCorpusConfig(**small), progress=False, log=lambda _: None
     )
+    said = []
+    synthesize_digit_corpus(tmp_path, DigitCorpusConfig(**small), progress=False, log=said.append)
+    assert said == [f"all 4 utterances are already in {tmp_path}; reading their durations"]
+    next(tmp_path.glob("wavs/train/*.wav")).unlink()  # as if interrupted before the last one
+    said.clear()
+    synthesize_digit_corpus(tmp_path, DigitCorpusConfig(**small), progress=False, log=said.append)
+    assert said[0].startswith("synthesising 1 of 4 utterances (2 train, 1 validation, 1 test)")
     with pytest.raises(DataError, match="other settings.*--overwrite"):
         synthesize_digit_corpus(
             tmp_path, DigitCorpusConfig(**dict(small, seed=8)), progress=False, log=lambda _: None

@@ -388,11 +388,16 @@ def synthesize_digit_corpus(
     # settings
     atomic_write_text(record_path, json.dumps({"settings": settings, "complete": False}) + "\n")
 
-    log(
-        f"synthesising {len(specs)} utterances ({config.num_train} train, "
-        f"{config.num_validation} validation, {config.num_test} test) from "
-        f"{sum(map(len, speakers.values()))} speakers into {out}"
-    )
+    present = sum((out / spec.relative_path).exists() for spec in specs)
+    if present == len(specs):
+        log(f"all {len(specs)} utterances are already in {out}; reading their durations")
+    else:
+        left = f"{len(specs) - present} of " if present else ""
+        log(
+            f"synthesising {left}{len(specs)} utterances ({config.num_train} train, "
+            f"{config.num_validation} validation, {config.num_test} test) from "
+            f"{sum(map(len, speakers.values()))} speakers into {out}"
+        )
 
     durations = _run_parallel(specs, str(out), config.sample_rate, jobs, progress)
 
