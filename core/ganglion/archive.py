@@ -940,6 +940,14 @@ def atomic_output(path: Path) -> Iterator[Any]:
         raise
 
 
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through :func:`atomic_output`; returns the path."""
+    path = Path(path)
+    with atomic_output(path) as out:
+        out.write(text.encode("utf-8"))
+    return path
+
+
 def _versions() -> dict[str, Any]:
     import platform
 

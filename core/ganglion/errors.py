@@ -52,3 +52,29 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     if not hits:
         return ""
     return " Did you mean " + " or ".join(repr(h) for h in hits) + "?"
+
+
+def check_known_keys(given: Iterable[str], known: Iterable[str], *, where: str) -> None:
+    """Raise a :class:`ConfigError` naming every key of ``given`` not in ``known``, with a
+    did-you-mean for each and the known keys (``where`` says whose keys: a config path)."""
+    known = set(known)
+    unknown = sorted(str(k) for k in given if k not in known)
+    if unknown:
+        hints = "".join(did_you_mean(k, known) for k in unknown)
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}.{hints} "
+            f"Known: {', '.join(sorted(known)) or 'none'}."
+        )
+
+
+def omegaconf_error_message(exc: Exception, key: str) -> str:
+    """``"<key>.<bad key>: <reason>"`` for an OmegaConf error raised while reading or merging
+    the config at ``key``; a full key that already starts with ``key`` is not prefixed twice."""
+    full = str(getattr(exc, "full_key", None) or getattr(exc, "key", None) or "")
+    lines = str(exc).strip().splitlines()
+    reason = lines[0] if lines else type(exc).__name__
+    if not full:
+        return f"{key}: {reason}"
+    if full == key or full.startswith((f"{key}.", f"{key}[")):
+        return f"{full}: {reason}"
+    return f"{key}.{full}: {reason}"
