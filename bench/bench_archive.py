@@ -6,7 +6,11 @@ noise hits all alike, with every file in the page cache:
   * ``torch.save(model.state_dict(), f)``  vs  ``model.save_to(path)``; ``save_to`` leaves
     two things to a background thread (removing the file it replaced, starting the new
     file's write-back), so it is also timed until that thread is done;
-  * ``torch.load(f)``                      vs  ``ModelPT.restore_from(path)``
+  * ``torch.load(f)``                      vs  ``ModelPT.restore_from(path)``; ``restore_from``
+    maps the file and reads no weight until it is used, ``torch.load`` reads and copies every
+    one, so also ``torch.load(f, mmap=True)``, which maps the file as ``restore_from`` does;
+  * each load followed by reading every weight ("all weights read": summing every tensor of
+    the state dict), so the page-in a mapped load defers is counted;
   * ``restore_from`` with ``GANGLION_VERIFY=always``: every member rehashed, as on the first
     restore of a file this machine did not write (``save_to`` and a verifying restore leave
     a stamp, so an unchanged file is not rehashed next time);
@@ -15,13 +19,14 @@ noise hits all alike, with every file in the page cache:
   * and, for scale, what a restore costs the usual way: build the model (random init),
     ``torch.load`` and ``load_state_dict``.
 
-Then the peak memory of one restore (and of one ``torch.load``), each in a fresh process:
-the rise of the peak resident set size (VmHWM, reset just before through
+Then the peak memory of one restore (and of one ``torch.load``, mapped or not), each in a
+fresh process: the rise of the peak resident set size (VmHWM, reset just before through
 /proc/self/clear_refs) over the resident size just before, as a multiple of the weights'
-size.
+size; once right after the load (a mapped load has read little yet) and once after touching
+every weight, the real figure.
 
 Prints medians and ratios. Goals: save_to <= 1.1x torch.save, restore_from <= 1.5x
-torch.load, restore peak memory <= 1.2x the weights.
+torch.load, restore peak memory (after touching every weight) <= 1.2x the weights.
 
     .venv/bin/python bench/bench_archive.py [--runs 7] [--sizes 20 100] [--dir /dev/shm]
 """
@@ -83,24 +88,38 @@ def _status_kib(field: str) -> int:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
+def _touch(state: dict[str, torch.Tensor]) -> float:
+    """Read every weight (sum every tensor), paging in whatever a mapped load left unread."""
+    return sum(float(t.sum()) for t in state.values())
+
+
+#: How ``_peak_child`` loads, by mode: the state dict it returns.
+PEAK_LOADS = {
+    "restore": lambda path: ModelPT.restore_from(path).state_dict(),
+    "torch_load": lambda path: torch.load(path),
+    "torch_load_mmap": lambda path: torch.load(path, mmap=True),
+}
+
+
 def _peak_child(mode: str, path: str) -> None:
-    """In a fresh process: the rise of peak RSS over current RSS during one load."""
+    """In a fresh process: the rise of peak RSS over current RSS during one load, right after
+    it and after touching every weight."""
     _register()
-    if mode == "restore":  # warm-up: imports and plugin discovery are not the restore's cost
-        ModelPT.restore_from(path)
-    else:
-        torch.load(path)
+    load = PEAK_LOADS[mode]
+    _touch(load(path))  # warm-up: imports and plugin discovery are not the load's cost
     gc.collect()
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # resets VmHWM, the peak resident set size, to the current size
     before = _status_kib("VmRSS")
-    obj = ModelPT.restore_from(path) if mode == "restore" else torch.load(path)
-    peak = _status_kib("VmHWM")
-    del obj
-    print(json.dumps({"delta": (peak - before) * 1024}))
+    state = load(path)
+    loaded = _status_kib("VmHWM")
+    _touch(state)
+    touched = _status_kib("VmHWM")
+    del state
+    print(json.dumps({"loaded": (loaded - before) * 1024, "touched": (touched - before) * 1024}))
 
 
-def _peak(mode: str, path: Path) -> int:
+def _peak(mode: str, path: Path) -> dict[str, int]:
     out = subprocess.run(
         [sys.executable, __file__, "--peak-child", mode, str(path)],
         check=True,
@@ -108,7 +127,7 @@ def _peak(mode: str, path: Path) -> int:
         text=True,
         env={**os.environ, "GANGLION_CACHE": str(path.parent / "cache")},
     ).stdout
-    return json.loads(out.strip().splitlines()[-1])["delta"]
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def _time(fn) -> tuple[float, float]:
@@ -152,9 +171,15 @@ def bench(size: int, runs: int, workdir: Path) -> None:
             wait_for_saves(),
         ),
         "torch.load": lambda: torch.load(pt),
+        "torch.load(mmap=True)": lambda: torch.load(pt, mmap=True),
         "restore_from": lambda: ModelPT.restore_from(archive),
         "restore_from, rehashing": restore_with("GANGLION_VERIFY", "always"),
         "restore_from, copying": restore_with("GANGLION_MMAP", "0"),
+        "torch.load, all weights read": lambda: _touch(torch.load(pt)),
+        "torch.load(mmap=True), all weights read": lambda: _touch(torch.load(pt, mmap=True)),
+        "restore_from, all weights read": lambda: _touch(
+            ModelPT.restore_from(archive).state_dict()
+        ),
         "build+torch.load+load_state_dict": build_and_load,
     }
     for fn in cases.values():  # warm up: files in the page cache, lazy imports done
@@ -182,20 +207,30 @@ def bench(size: int, runs: int, workdir: Path) -> None:
         by_median = med[a] / med[b]
         by_min = min(times[a]) / min(times[b])
         label = f"{a} / {b}"
-        print(f"  {label:<56} {by_median:5.2f}x median {by_min:5.2f}x min{goal}")
+        print(f"  {label:<72} {by_median:5.2f}x median {by_min:5.2f}x min{goal}")
 
     ratio("save_to", "torch.save", "  (goal <= 1.1)")
     ratio("save_to, until its background work ends", "torch.save")
     ratio("restore_from", "torch.load", "  (goal <= 1.5)")
+    ratio("restore_from", "torch.load(mmap=True)")
     ratio("restore_from, rehashing", "torch.load")
     ratio("restore_from, copying", "torch.load")
+    ratio("restore_from, all weights read", "torch.load, all weights read")
+    ratio("restore_from, all weights read", "torch.load(mmap=True), all weights read")
     ratio("restore_from", "build+torch.load+load_state_dict")
-    for mode, label in (("restore", "restore_from"), ("torch_load", "torch.load")):
-        delta = max(0, _peak(mode, archive if mode == "restore" else pt))
+    peaks = (
+        ("restore", "restore_from", archive),
+        ("torch_load", "torch.load", pt),
+        ("torch_load_mmap", "torch.load(mmap=True)", pt),
+    )
+    for mode, label, path in peaks:
+        peak = _peak(mode, path)
+        loaded, touched = max(0, peak["loaded"]), max(0, peak["touched"])
         goal = "  (goal <= 1.2)" if mode == "restore" else ""
         print(
-            f"  peak memory of {label:<13} {delta / 2**20:8.0f} MiB = "
-            f"{delta / weight_bytes:.2f}x the weights{goal}"
+            f"  peak memory of {label:<21} {loaded / 2**20:6.0f} MiB = "
+            f"{loaded / weight_bytes:.2f}x the weights once loaded, {touched / 2**20:6.0f} MiB = "
+            f"{touched / weight_bytes:.2f}x once all weights read{goal}"
         )
 
 

@@ -35,9 +35,6 @@ t0=$(stamp)
 echo "==> [1/3] the spoken-digit corpus in $CORPUS (seed $SEED)"
 # synth-digits is idempotent: a finished corpus made with the same settings is only checked
 # (no file is re-made), an interrupted one is completed, other settings are an error
-if grep -qs '"complete": true' "$CORPUS/corpus.json"; then
-    echo "    found a finished corpus; checking it"
-fi
 "$BIN/ganglion-asr" synth-digits "$CORPUS" --seed "$SEED" -j "$JOBS"
 t1=$(stamp)
 

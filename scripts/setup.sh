@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 command -v sox >/dev/null || need_apt+=(sox)
-ldconfig -p 2>/dev/null | grep -q libsndfile || need_apt+=(libsndfile1)
+# grep -q would quit at the first match and ldconfig, writing on, get SIGPIPE (141 under
+# pipefail): the library would look missing
+ldconfig -p 2>/dev/null | grep libsndfile >/dev/null || need_apt+=(libsndfile1)
 if [ ${#need_apt[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

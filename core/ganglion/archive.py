@@ -54,8 +54,8 @@ import copy
 import ctypes
 import functools
 import hashlib
-import importlib
 import json
+import math
 import mmap
 import os
 import queue
@@ -74,6 +74,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ganglion.errors import GanglionError, UnknownNameError
+from ganglion.registry import locate
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -152,6 +153,13 @@ class UnsafeArchiveError(ArchiveError):
 
 class ArchiveChecksumError(ArchiveError):
     """A member's content does not match the sha256 its manifest records."""
+
+
+def refusal(
+    path: str | os.PathLike[str], reason: str, error: type[ArchiveError] = UnsafeArchiveError
+) -> ArchiveError:
+    """The error refusing the archive at ``path``: "Refused archive <path>: <reason>"."""
+    return error(f"Refused archive {path}: {reason}")
 
 
 # -- artifact handlers ------------------------------------------------------------------------
@@ -276,24 +284,6 @@ def _colon_forms(target: str) -> set[str]:
     return {".".join(parts[:i]) + ":" + ".".join(parts[i:]) for i in range(1, len(parts))}
 
 
-def _locate(target: str) -> Any:
-    """Import ``pkg.mod.Class`` or ``pkg.mod:Class`` (only called once the target is allowed)."""
-    if ":" in target:
-        module_name, _, attr = target.partition(":")
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-        return obj
-    parts = target.split(".")
-    obj = importlib.import_module(parts[0])
-    for i, part in enumerate(parts[1:], start=1):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            obj = importlib.import_module(".".join(parts[: i + 1]))
-    return obj
-
-
 def resolve_config_target(target: Any, *, where: str) -> Any:
     """The class a restored config's ``_target_`` names, if an archive may name it at all.
 
@@ -329,8 +319,8 @@ def resolve_config_target(target: Any, *, where: str) -> Any:
     torch_layer = target.startswith(("torch.nn.", "torch.nn:"))
     if root in roots or torch_layer:
         try:
-            obj = _locate(target)
-        except (ImportError, AttributeError) as exc:
+            obj = locate(target)
+        except (ImportError, AttributeError, ValueError) as exc:
             raise ArchiveError(f"{where}: cannot import {target!r}: {exc}") from exc
         if not isinstance(obj, type):
             raise UnsafeArchiveError(
@@ -446,9 +436,10 @@ def _name_problem(name: str) -> str | None:
     return None
 
 
-def _safe_basename(name: str) -> str:
+def _safe_basename(name: str, default: str = "artifact") -> str:
+    """``name`` as a plain file name: no separators or odd characters, no leading dot."""
     base = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")
-    return base or "artifact"
+    return base or default
 
 
 # -- tensors as bytes -------------------------------------------------------------------------
@@ -1095,6 +1086,7 @@ class _TensorEntry:
     shape: tuple[int, ...]
     begin: int
     end: int
+    numel: int  # number of elements: the product of the shape
 
 
 @dataclass
@@ -1166,16 +1158,22 @@ class ModelArchive:
     def open(cls, path: str | os.PathLike[str]) -> ModelArchive:
         """Open and check ``path`` (see the class docstring); raises :class:`ArchiveError`."""
         path = Path(path)
-        if not path.is_file():
-            raise ArchiveError(
-                f"no archive at {path}" + (" (a directory)" if path.is_dir() else "")
-            )
-        file = open(path, "rb")  # noqa: SIM115 - owned by the archive, closed by close()
+        try:
+            if not path.is_file():
+                raise ArchiveError(
+                    f"no archive at {path}" + (" (a directory)" if path.is_dir() else "")
+                )
+            file = open(path, "rb")  # noqa: SIM115 - owned by the archive, closed by close()
+        except OSError as exc:  # permission denied, I/O error: a message, not a traceback
+            raise ArchiveError(f"cannot read {path}: {exc}") from exc
         try:
             members = cls._scan(path, file)
             manifest, manifest_sha256 = cls._read_manifest(path, file, members)
             archive = cls(path, file, members, manifest, manifest_sha256)
             archive._check_members()
+        except OSError as exc:
+            file.close()
+            raise ArchiveError(f"cannot read {path}: {exc}") from exc
         except BaseException:
             file.close()
             raise
@@ -1192,13 +1190,11 @@ class ModelArchive:
         self.close()
 
     def _refuse(self, reason: str, error: type[ArchiveError] = UnsafeArchiveError) -> ArchiveError:
-        return error(f"Refused archive {self.path}: {reason}")
+        return refusal(self.path, reason, error)
 
     @staticmethod
     def _scan(path: Path, file: Any) -> dict[str, _Member]:
-        def refuse(reason: str, error: type[ArchiveError] = UnsafeArchiveError) -> ArchiveError:
-            return error(f"Refused archive {path}: {reason}")
-
+        refuse = functools.partial(refusal, path)
         magic = file.read(8)
         for prefix, what in _COMPRESSED.items():
             if magic.startswith(prefix):
@@ -1249,9 +1245,7 @@ class ModelArchive:
     ) -> tuple[dict[str, Any], str]:
         from ganglion import __version__
 
-        def refuse(reason: str, error: type[ArchiveError] = ArchiveError) -> ArchiveError:
-            return error(f"Refused archive {path}: {reason}")
-
+        refuse = functools.partial(refusal, path, error=ArchiveError)
         member = members.get(MANIFEST_NAME)
         if member is None or member.is_dir:
             raise refuse(f"it has no {MANIFEST_NAME}, so it is not a ganglion archive")
@@ -1365,10 +1359,6 @@ class ModelArchive:
 
     # -- facts ---------------------------------------------------------------------------------
     @property
-    def format_version(self) -> int:
-        return int(self.manifest["format_version"])
-
-    @property
     def model_name(self) -> str | None:
         """The registered name of the archived model (``None`` if it was not registered)."""
         return self.manifest["model"].get("name")
@@ -1381,9 +1371,6 @@ class ModelArchive:
     def member_names(self) -> list[str]:
         """Every member, in archive order."""
         return list(self._members)
-
-    def member_size(self, name: str) -> int:
-        return self._members[name].size
 
     # -- reading members ---------------------------------------------------------------------
     def _pread(self, offset: int, size: int) -> bytes:
@@ -1565,26 +1552,18 @@ class ModelArchive:
             and 0 <= offsets[0] <= offsets[1]
         ):
             raise self._refuse(f"{where} has invalid data_offsets {offsets!r}", ArchiveError)
-        numel = 1
-        for d in shape:
-            numel *= d
+        numel = math.prod(shape)
         if numel * _DTYPES[dtype][1] != offsets[1] - offsets[0]:
             raise self._refuse(
                 f"{where}: shape {shape} of {dtype} needs {numel * _DTYPES[dtype][1]} bytes, "
                 f"data_offsets give {offsets[1] - offsets[0]}",
                 ArchiveError,
             )
-        return _TensorEntry(name, dtype, tuple(shape), offsets[0], offsets[1])
+        return _TensorEntry(name, dtype, tuple(shape), offsets[0], offsets[1], numel)
 
     def parameter_count(self) -> int:
         """Number of scalars in the stored tensors (tied tensors counted once)."""
-        total = 0
-        for e in self.weights_header().entries:
-            n = 1
-            for d in e.shape:
-                n *= d
-            total += n
-        return total
+        return sum(e.numel for e in self.weights_header().entries)
 
     def read_weights(self) -> dict[str, torch.Tensor]:
         """Every stored tensor, checked against the sha256; tied names share one tensor.
@@ -1633,15 +1612,14 @@ class ModelArchive:
         for e in header.entries:
             dtype = self._entry_dtype(e)
             start = header.data_offset + e.begin
-            numel = (e.end - e.begin) // _DTYPES[e.dtype][1]
-            if not numel:
+            if not e.numel:
                 tensors[e.name] = torch.empty(e.shape, dtype=dtype)
             elif start % _DTYPES[e.dtype][1]:  # misaligned (not written by ganglion): copy
                 tensor = torch.empty(e.shape, dtype=dtype)
                 _tensor_bytes(tensor)[:] = view[start : header.data_offset + e.end]
                 tensors[e.name] = tensor
             else:
-                flat = torch.frombuffer(mapped, dtype=dtype, count=numel, offset=start)
+                flat = torch.frombuffer(mapped, dtype=dtype, count=e.numel, offset=start)
                 tensors[e.name] = flat.view(e.shape)
         view.release()
         return tensors
@@ -1785,8 +1763,17 @@ class ModelArchive:
             try:
                 os.rename(tmp, final_dir)
             except OSError:
-                if not final.exists():  # not a concurrent restore that won the race
-                    raise
+                # the content's directory exists: the same content under another name (this
+                # archive's or another's), or a concurrent restore; add this name to it
+                try:
+                    final_dir.mkdir(exist_ok=True)
+                    os.rename(target, final)
+                except OSError as exc:
+                    if not final.exists():  # not a concurrent restore that won the race
+                        raise ArchiveError(
+                            f"cannot unpack artifact {art.config_path!r} of {self.path} to "
+                            f"{final}: {exc}"
+                        ) from exc
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return final

@@ -143,20 +143,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print stable, sorted JSON")
     p.set_defaults(func=_cmd_list)
 
-    for name, (module, help_text) in _LAZY_COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, add_help=False)
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(lazy_module=module, lazy_name=name)
+    for name, (_, help_text) in _LAZY_COMMANDS.items():
+        # listed for --help only: main() runs them before this parser sees the command line
+        sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
-def _run_lazy(args: argparse.Namespace) -> int:
-    module = importlib.import_module(args.lazy_module)
+def _run_lazy(name: str, rest: list[str]) -> int:
+    module = importlib.import_module(_LAZY_COMMANDS[name][0])
     if hasattr(module, "run_argv"):  # the command parses its own arguments
-        return int(module.run_argv(list(args.rest)) or 0)
-    parser = argparse.ArgumentParser(prog=f"ganglion {args.lazy_name}")
+        return int(module.run_argv(rest) or 0)
+    parser = argparse.ArgumentParser(prog=f"ganglion {name}")
     module.add_arguments(parser)
-    return int(module.run(parser.parse_args(args.rest)) or 0)
+    return int(module.run(parser.parse_args(rest)) or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -165,12 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in _LAZY_COMMANDS:
         # the command's own options (--config-path, -m …) must not meet this parser
-        module, _ = _LAZY_COMMANDS[argv[0]]
-        rest = argparse.Namespace(lazy_module=module, lazy_name=argv[0], rest=argv[1:])
-        return _run_lazy(rest)
+        return _run_lazy(argv[0], argv[1:])
     args = parser.parse_args(argv)
-    if getattr(args, "lazy_module", None):
-        return _run_lazy(args)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
@@ -188,6 +188,7 @@ def resumable_dataloader(
     seed: int | None = None,
     drop_last: bool = False,
     num_workers: int = 0,
+    batch_sampler: Callable[[ResumableSampler], Iterable[list[int]]] | None = None,
     **kwargs: Any,
 ) -> Any:
     """A ``torchdata.stateful_dataloader.StatefulDataLoader`` that resumes exactly.
@@ -196,6 +197,12 @@ def resumable_dataloader(
     datasets are passed as they are (make them ``Stateful`` to resume mid-epoch). ``drop_last``
     drops the last incomplete batch; ``kwargs`` go to the loader (``collate_fn``,
     ``pin_memory``, ``persistent_workers``, ``prefetch_factor``, …).
+
+    ``batch_sampler`` groups indices into batches some other way (by length, say): it is
+    called with the :class:`ResumableSampler` and returns the batch sampler the loader uses,
+    which then decides the batch size and what happens to the last batch::
+
+        resumable_dataloader(ds, shuffle=True, batch_sampler=lambda s: BatchSampler(s, 8, False))
     """
     from torchdata.stateful_dataloader import StatefulDataLoader
 
@@ -204,18 +211,22 @@ def resumable_dataloader(
             raise ValueError(
                 "shuffle=True needs a map-style dataset; an IterableDataset shuffles itself"
             )
+        if batch_sampler is not None:
+            raise ValueError("batch_sampler needs a map-style dataset, not an IterableDataset")
         sampler = None
     else:
         sampler = ResumableSampler(dataset, shuffle=shuffle, seed=seed)
+    if batch_sampler is not None:
+        if batch_size != 1 or drop_last:
+            raise ValueError(
+                "batch_size and drop_last belong to the batch sampler when batch_sampler is "
+                "given; pass them to the batch sampler instead"
+            )
+        loader_args: dict[str, Any] = {"batch_sampler": batch_sampler(sampler)}
+    else:
+        loader_args = {"batch_size": batch_size, "sampler": sampler, "drop_last": drop_last}
     with warnings.catch_warnings():
         # torchdata 0.11 calls a torch API that torch deprecated since; the warning says
         # nothing a user can act on
         warnings.filterwarnings("ignore", message=".*set_vital.*", category=UserWarning)
-        return StatefulDataLoader(
-            dataset,
-            batch_size=batch_size,
-            sampler=sampler,
-            drop_last=drop_last,
-            num_workers=num_workers,
-            **kwargs,
-        )
+        return StatefulDataLoader(dataset, num_workers=num_workers, **loader_args, **kwargs)

@@ -45,7 +45,6 @@ import random
 import shlex
 import shutil
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Mapping
@@ -60,8 +59,9 @@ from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
+from ganglion.archive import atomic_output, atomic_write_text
 from ganglion.conf.schema import CheckpointCallbackParams, ExpManagerConfig
-from ganglion.errors import ConfigError, GanglionError, did_you_mean
+from ganglion.errors import ConfigError, GanglionError, did_you_mean, omegaconf_error_message
 
 __all__ = [
     "AtomicCheckpointIO",
@@ -117,7 +117,7 @@ def check_exp_manager_config(cfg: Any, *, key: str = "exp_manager") -> DictConfi
     try:
         merged = OmegaConf.merge(schema, cfg)
     except Exception as exc:  # OmegaConf's validation errors: rewrite them with the full key
-        raise ConfigError(_omegaconf_message(exc, key)) from None
+        raise ConfigError(omegaconf_error_message(exc, key)) from None
     if merged.create_tensorboard_logger and not _installed("tensorboard", "tensorboardX"):
         raise ConfigError(
             f"{key}.create_tensorboard_logger is true but neither tensorboard nor tensorboardX "
@@ -148,6 +148,11 @@ def check_exp_manager_config(cfg: Any, *, key: str = "exp_manager") -> DictConfi
         raise ConfigError(
             f"{key}.resume_from_checkpoint: no checkpoint file at {merged.resume_from_checkpoint!r}"
         )
+    for i, src in enumerate(merged.files_to_copy):
+        if not Path(src).expanduser().is_file():
+            raise ConfigError(
+                f"{key}.files_to_copy[{i}]: no file at {src!r}; fix the path or remove the entry"
+            )
     return merged
 
 
@@ -164,12 +169,6 @@ def _check_keys(cfg: DictConfig, schema: type, key: str) -> None:
     )
     if isinstance(params, DictConfig):
         _check_keys(params, CheckpointCallbackParams, f"{key}.checkpoint_callback_params")
-
-
-def _omegaconf_message(exc: Exception, key: str) -> str:
-    full = getattr(exc, "full_key", None) or "?"
-    reason = str(exc).splitlines()[0]
-    return f"{key}.{full}: {reason}" if not str(full).startswith(key) else f"{full}: {reason}"
 
 
 def _installed(*modules: str) -> bool:
@@ -300,17 +299,6 @@ def _logging_step(checkpoint_path: Path) -> int:
 
 
 # -- files saved with the run ---------------------------------------------------------------
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def package_versions() -> dict[str, Any]:
     """Python, platform, the main libraries and every installed ganglion plugin's version."""
     libraries = {}
@@ -342,17 +330,15 @@ def _write_run_files(log_dir: Path, run_config: Any, files_to_copy: list[str]) -
     if run_config is not None:
         if not isinstance(run_config, DictConfig):
             run_config = OmegaConf.create(run_config)
-        _atomic_write_text(log_dir / "config.yaml", OmegaConf.to_yaml(run_config))
+        atomic_write_text(log_dir / "config.yaml", OmegaConf.to_yaml(run_config))
     command = " ".join(shlex.quote(a) for a in _command_line())
     with open(log_dir / "cmd-args.log", "a", encoding="utf-8") as f:
         f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {command}\n")
-    _atomic_write_text(
+    atomic_write_text(
         log_dir / "versions.json", json.dumps(package_versions(), indent=2, sort_keys=True) + "\n"
     )
-    for src in files_to_copy:
+    for src in files_to_copy:  # checked by check_exp_manager_config
         path = Path(src).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"exp_manager.files_to_copy: no file at {src!r}")
         shutil.copy2(path, log_dir / path.name)
 
 
@@ -400,18 +386,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 f"{type(self).__name__}.save_checkpoint takes no storage_options, got "
                 f"{storage_options!r}"
             )
-        target = Path(path_str)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_output(Path(path_str)) as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before it replaces the checkpoint a resume would use
         return None
 
 
@@ -421,9 +399,10 @@ class GanglionModelCheckpoint(ModelCheckpoint):
 
     Args:
         archive_path: where the archive goes (``None``: no archive).
-        save_best_model: load the best checkpoint's weights into the model before packaging
-            (the model in memory then holds them, so a following ``trainer.test`` tests the
-            best model); with no ``monitor``, the final weights are packaged.
+        save_best_model: when training ends, load the best checkpoint's weights into the
+            model (archive or not: the model in memory then holds them, so a following
+            ``trainer.test`` tests the best model, and the archive packs them); with no
+            ``monitor``, the final weights stay.
         **kwargs: ``ModelCheckpoint`` arguments.
     """
 
@@ -457,12 +436,15 @@ class GanglionModelCheckpoint(ModelCheckpoint):
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         super().on_train_end(trainer, pl_module)
-        if self.archive_path is None or trainer.fast_dev_run or trainer.sanity_checking:
+        if trainer.fast_dev_run or trainer.sanity_checking:
             return
         best = self.best_model_path
         if self.save_best_model and self.monitor is not None and best and Path(best).is_file():
             checkpoint = trainer.strategy.load_checkpoint(best)
             pl_module.load_state_dict(checkpoint["state_dict"])
+        if self.archive_path is None:
+            return
+        written: Path | None = None
         if trainer.is_global_zero:
             save_to = getattr(pl_module, "save_to", None)
             if save_to is None:
@@ -474,10 +456,9 @@ class GanglionModelCheckpoint(ModelCheckpoint):
             else:
                 self.archive_path.parent.mkdir(parents=True, exist_ok=True)
                 save_to(str(self.archive_path))
-                self.saved_archive = self.archive_path
-        trainer.strategy.barrier("ganglion_archive")
-        if self.archive_path.is_file():
-            self.saved_archive = self.archive_path
+                written = self.archive_path
+        # every rank learns what rank 0 wrote, once it is written (a barrier too)
+        self.saved_archive = trainer.strategy.broadcast(written)
 
 
 class RestoreDataPosition(Callback):
@@ -623,11 +604,13 @@ def exp_manager(trainer: Trainer, cfg: Any = None, *, run_config: Any = None) ->
     return log_dir
 
 
+def _wants_loggers(cfg: DictConfig) -> bool:
+    """Whether exp_manager creates loggers with the (checked) exp_manager config ``cfg``."""
+    return bool(cfg.create_tensorboard_logger or cfg.create_csv_logger or cfg.create_wandb_logger)
+
+
 def _check_trainer(trainer: Trainer, cfg: DictConfig) -> None:
-    wants_loggers = (
-        cfg.create_tensorboard_logger or cfg.create_csv_logger or cfg.create_wandb_logger
-    )
-    if wants_loggers and trainer.loggers:
+    if _wants_loggers(cfg) and trainer.loggers:
         kinds = ", ".join(type(lg).__name__ for lg in trainer.loggers)
         raise ConfigError(
             f"the Trainer already has loggers ({kinds}) and exp_manager would create its own: "

@@ -15,7 +15,7 @@ import json
 import sys
 from typing import Any
 
-from ganglion.archive import MANIFEST_NAME, ArchiveError, ModelArchive
+from ganglion.archive import MANIFEST_NAME, ModelArchive
 from ganglion.errors import GanglionError
 
 
@@ -57,10 +57,7 @@ def describe(archive: ModelArchive, *, verify: bool = True) -> dict[str, Any]:
     header = archive.weights_header()
     dtypes: dict[str, int] = {}
     for e in header.entries:
-        n = 1
-        for d in e.shape:
-            n *= d
-        dtypes[e.dtype] = dtypes.get(e.dtype, 0) + n
+        dtypes[e.dtype] = dtypes.get(e.dtype, 0) + e.numel
     checks = archive.verify() if verify else {}
     members = []
     for name in archive.member_names():
@@ -167,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with ModelArchive.open(args.archive) as archive:
             info = describe(archive, verify=not args.no_verify)
-    except (ArchiveError, GanglionError) as exc:
+    except GanglionError as exc:
         print(f"ganglion: error: {exc}", file=sys.stderr)
         return 2
     if args.json:

@@ -56,13 +56,14 @@ from torch.overrides import TorchFunctionMode
 
 from ganglion.archive import (
     ARTIFACT_SCHEME,
+    CONFIG_NAME,
     MANIFEST_NAME,
     ArchivedArtifact,
     ArchiveError,
     ArtifactSource,
     ModelArchive,
-    UnsafeArchiveError,
     get_artifact_handler,
+    refusal,
     replace_artifact_references,
     resolve_config_target,
     save_archive,
@@ -70,7 +71,7 @@ from ganglion.archive import (
 from ganglion.errors import ConfigError, GanglionError
 from ganglion.module import NeuralModule
 from ganglion.pretrained import PretrainedModelInfo, list_pretrained, resolve_pretrained
-from ganglion.registry import qualified_name
+from ganglion.registry import locate, qualified_name
 
 __all__ = ["ModelPT"]
 
@@ -90,7 +91,6 @@ LOADER_KEYS = (
 class _Restoring:
     """What ``register_artifact`` needs while a model is rebuilt from an archive."""
 
-    archive: Path
     by_config_path: dict[str, str]  # artifact key -> unpacked value
     by_member: dict[str, str]  # archive member -> unpacked value
     records: dict[str, ArchivedArtifact]
@@ -225,20 +225,30 @@ class ModelPT(pl.LightningModule, NeuralModule):
         ``name``, listed by :attr:`validation_names`.
         """
         configs = _dataset_configs(val_data_config, "model.validation_ds")
-        loaders = [
-            self._setup_dataloader_from_config(c, split="validation", key=k) for k, c in configs
-        ]
+        kept = self._dataloaders(configs, "validation")
         self._validation_names = [
             str(c.get("name") or (f"validation_{i}" if len(configs) > 1 else "validation"))
-            for i, (_, c) in enumerate(configs)
+            for i, c, _ in kept
         ]
-        self._validation_dl = loaders[0] if len(loaders) == 1 else loaders
+        self._validation_dl = _one_or_list([loader for _, _, loader in kept])
 
     def setup_test_data(self, test_data_config: Any) -> None:
         """Build the test dataloader(s) from ``cfg.test_ds`` (one config or a list)."""
         configs = _dataset_configs(test_data_config, "model.test_ds")
-        loaders = [self._setup_dataloader_from_config(c, split="test", key=k) for k, c in configs]
-        self._test_dl = loaders[0] if len(loaders) == 1 else loaders
+        self._test_dl = _one_or_list(
+            [loader for _, _, loader in self._dataloaders(configs, "test")]
+        )
+
+    def _dataloaders(
+        self, configs: list[tuple[str, Any]], split: str
+    ) -> list[tuple[int, Any, Any]]:
+        """``(index, config, loader)`` of each dataset config whose loader is not None (an
+        override may return None for a config that asks for no data, e.g. a null manifest)."""
+        built = (
+            (i, c, self._setup_dataloader_from_config(c, split=split, key=k))
+            for i, (k, c) in enumerate(configs)
+        )
+        return [item for item in built if item[2] is not None]
 
     @property
     def validation_names(self) -> list[str]:
@@ -488,6 +498,9 @@ class ModelPT(pl.LightningModule, NeuralModule):
             model_cls = _archived_class(archive, cls)
             if not trusted:
                 archive.check_config(config)
+            elif not archive.verified_before:
+                # unused, but checked too (it is small), so that mark_verified() stamps the file
+                archive.verify_member(CONFIG_NAME)
             archive.artifact_handlers()  # every artifact kind has its handler installed
             archive.verify_artifacts()  # small members first: a bad archive fails fast
             if archive.verified_before:
@@ -564,6 +577,13 @@ class ModelPT(pl.LightningModule, NeuralModule):
 
 
 # -- helpers --------------------------------------------------------------------------------
+def _one_or_list(loaders: list[Any]) -> Any:
+    """None for no loader, the loader for one, the list for several (what Lightning takes)."""
+    if not loaders:
+        return None
+    return loaders[0] if len(loaders) == 1 else loaders
+
+
 def _dataset_configs(config: Any, key: str) -> list[tuple[str, Any]]:
     """``(key, config)`` of each dataset in one dataset config or a list of them."""
     if isinstance(config, (ListConfig, list, tuple)):
@@ -575,7 +595,7 @@ def _dataset_configs(config: Any, key: str) -> list[tuple[str, Any]]:
 
 def _resolve_class(target: str, *, key: str) -> type:
     """A class named by a training config: a registered name or an import path."""
-    from ganglion.archive import TARGET_KINDS, _locate
+    from ganglion.archive import TARGET_KINDS
     from ganglion.plugins import registry
 
     for kind in TARGET_KINDS:
@@ -585,7 +605,7 @@ def _resolve_class(target: str, *, key: str) -> type:
             break
     else:
         try:
-            obj = _locate(target)
+            obj = locate(target)
         except (ImportError, AttributeError, ValueError) as exc:
             raise ConfigError(f"{key}: cannot import {target!r}: {exc}") from exc
     if not isinstance(obj, type):
@@ -594,10 +614,7 @@ def _resolve_class(target: str, *, key: str) -> type:
 
 
 def _resolve_model_class(target: str, *, key: str) -> type[ModelPT]:
-    from ganglion.plugins import registry
-
-    models = registry("models")
-    obj = models.resolve(target, key=key) if target in models else _resolve_class(target, key=key)
+    obj = _resolve_class(target, key=key)  # registered models are looked up first
     if not (isinstance(obj, type) and issubclass(obj, ModelPT)):
         raise ConfigError(f"{key}: {target!r} is not a ModelPT subclass")
     return obj
@@ -637,14 +654,14 @@ def _archived_class(archive: ModelArchive, cls: type[ModelPT]) -> type[ModelPT]:
         elif isinstance(error, ArchiveError):
             raise error
         else:
-            raise ArchiveError(
-                f"Refused archive {archive.path}: it holds the model {name or recorded!r} "
-                f"({recorded}), which no installed plugin registers. {error}"
+            raise refusal(
+                archive.path,
+                f"it holds the model {name or recorded!r} ({recorded}), which no installed "
+                f"plugin registers. {error}",
+                ArchiveError,
             ) from None
     if not (isinstance(found, type) and issubclass(found, ModelPT)):
-        raise UnsafeArchiveError(
-            f"Refused archive {archive.path}: its model {name or recorded!r} is not a ModelPT"
-        )
+        raise refusal(archive.path, f"its model {name or recorded!r} is not a ModelPT")
     if cls is ModelPT or issubclass(found, cls):
         return found
     if issubclass(cls, found):
@@ -802,7 +819,7 @@ def _restore_model(
     records = list(archive.artifacts)
     by_member = {r.member: values[r.config_path] for r in records}
     config = replace_artifact_references(config, by_member)
-    restoring = _Restoring(archive.path, values, by_member, {r.config_path: r for r in records})
+    restoring = _Restoring(values, by_member, {r.config_path: r for r in records})
     token = _RESTORING.set(restoring)
     try:
         model = _build_with_weights(model_cls, config, trainer, weights, strict, archive.path)

@@ -33,7 +33,6 @@ Example::
 from __future__ import annotations
 
 import enum
-import importlib
 import inspect
 import pathlib
 from collections.abc import Mapping
@@ -43,6 +42,7 @@ import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from ganglion.errors import ConfigError
+from ganglion.registry import locate
 from ganglion.types.axes import AxisKind
 from ganglion.types.errors import NeuralTypeError
 from ganglion.types.ports import split_port_type
@@ -56,8 +56,9 @@ _RESERVED = ("_target_", "_recursive_", "_convert_", "_partial_", "_args_")
 class NeuralModule(torch.nn.Module):
     """Base class of neural modules: regular modules, losses, anything with typed ports.
 
-    ``__init__`` is cooperative (it passes its arguments on along the MRO), so the class mixes
-    with other ``nn.Module`` bases such as Lightning's ``LightningModule``.
+    It adds no ``__init__`` of its own (``nn.Module``'s passes its arguments on along the
+    MRO), so the class mixes with other ``nn.Module`` bases such as Lightning's
+    ``LightningModule``.
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> NeuralModule:
@@ -65,9 +66,6 @@ class NeuralModule(torch.nn.Module):
         # remembered for to_config_dict(): the arguments of the outermost constructor call
         self.__dict__["_init_args"] = (args, kwargs)
         return self
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
 
     # -- typed ports ------------------------------------------------------------------
     @property
@@ -101,7 +99,7 @@ class NeuralModule(torch.nn.Module):
         example: list[Any] = []
         for name, spec in types.items():
             where = f"{type(self).__name__}: input port '{name}'"
-            depth, leaf = split_port_type(spec, where=where)
+            depth, leaf = split_port_type(spec, where=where, owner=type(self).__name__, port=name)
             if leaf.optional:
                 example.append(None)
                 continue
@@ -291,7 +289,7 @@ def resolve_module_class(target: str, *, key: str = "_target_") -> type[NeuralMo
         obj = modules.resolve(target, key=key)
     elif "." in target or ":" in target:
         try:
-            obj = _locate(target)
+            obj = locate(target)
         except (ImportError, AttributeError, ValueError) as exc:
             raise ConfigError(
                 f"{key}: cannot import {target!r}: {type(exc).__name__}: {exc}. Use a "
@@ -311,33 +309,6 @@ def _what(obj: Any) -> str:
     if isinstance(obj, type):
         return f"the class {obj.__module__}.{obj.__qualname__}"
     return f"a {type(obj).__name__}"
-
-
-def _locate(path: str) -> Any:
-    """Import ``"pkg.mod:Attr"`` or ``"pkg.mod.Attr.Inner"`` (longest importable module)."""
-    if ":" in path:
-        module_name, _, attr_path = path.partition(":")
-        obj: Any = importlib.import_module(module_name)
-        for part in attr_path.split("."):
-            obj = getattr(obj, part)
-        return obj
-    parts = path.split(".")
-    if not all(parts):
-        raise ValueError(f"{path!r} is not a dotted path")
-    for split in range(len(parts) - 1, 0, -1):
-        module_name = ".".join(parts[:split])
-        try:
-            obj = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            # only "this prefix is not a module" moves on; a missing dependency inside an
-            # existing module is the real error
-            if exc.name and not module_name.startswith(exc.name):
-                raise
-            continue
-        for part in parts[split:]:
-            obj = getattr(obj, part)
-        return obj
-    raise ImportError(f"no importable module in {path!r}")
 
 
 def _config_value(value: Any, where: str) -> Any:

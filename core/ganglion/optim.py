@@ -82,13 +82,18 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ganglion.errors import ConfigError, did_you_mean
+from ganglion.errors import ConfigError, did_you_mean, omegaconf_error_message
+from ganglion.registry import singular
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from omegaconf import DictConfig
 
+    from ganglion.registry import Entry
+
 __all__ = [
+    "CORE_CONFIGS_SEARCH_PATH",
+    "KEEP_ON_PRESET",
     "OPTIM_KEYS",
     "SCHED_KEYS",
     "build_optimization",
@@ -120,19 +125,15 @@ GROUP_SELECTORS = ("match", "module_types")
 # -- looking up names ------------------------------------------------------------------------
 def get_optimizer(name: str, *, key: str = "model.optim.name") -> type:
     """The optimizer class registered as ``name`` (an error naming ``key`` if unknown)."""
-    from ganglion.plugins import registry
-
-    return registry("optimizers").resolve(_name(name, key, "optimizers"), key=key)
+    return _entry("optimizers", name, key).load()
 
 
 def get_scheduler(name: str, *, key: str = "model.optim.sched.name") -> type:
     """The scheduler class registered as ``name`` (an error naming ``key`` if unknown)."""
-    from ganglion.plugins import registry
-
-    return registry("schedulers").resolve(_name(name, key, "schedulers"), key=key)
+    return _entry("schedulers", name, key).load()
 
 
-def optimizer_params(name: str) -> type | None:
+def optimizer_params(name: str, *, key: str = "model.optim.name") -> type | None:
     """The params dataclass registered with optimizer ``name`` (``None`` if it has none).
 
     Example::
@@ -140,28 +141,44 @@ def optimizer_params(name: str) -> type | None:
         >>> optimizer_params("novograd")()
         NovogradParams(lr='???', betas=(0.95, 0.98), eps=1e-08, weight_decay=0.0, ...)
     """
-    from ganglion.plugins import registry
-
-    return registry("optimizers").get(name, key="model.optim.name").load_metadata("params")
+    return _entry("optimizers", name, key).load_metadata("params")
 
 
-def scheduler_params(name: str) -> type | None:
+def scheduler_params(name: str, *, key: str = "model.optim.sched.name") -> type | None:
     """The params dataclass registered with scheduler ``name`` (``None`` if it has none)."""
+    return _entry("schedulers", name, key).load_metadata("params")
+
+
+def _entry(kind: str, name: Any, key: str) -> Entry:
+    """The registry entry of ``name`` (a required, registered name; errors name ``key``)."""
     from ganglion.plugins import registry
 
-    return registry("schedulers").get(name, key="model.optim.sched.name").load_metadata("params")
-
-
-def _name(name: Any, key: str, kind: str) -> str:
     if not isinstance(name, str) or not name or name == MISSING:
-        from ganglion.plugins import registry
-
         known = ", ".join(registry(kind).names()) or "none"
         raise ConfigError(
-            f"{key} is required: the name of a registered {kind[:-1]}, got {name!r}. "
+            f"{key} is required: the name of a registered {singular(kind)}, got {name!r}. "
             f"Known: {known}."
         )
-    return name
+    return registry(kind).get(name, key=key)
+
+
+def _lookup(kind: str, cfg: Mapping[str, Any], key: str) -> tuple[Any, _ArgSpec, str]:
+    """``(class, spec, what)`` of the class that ``cfg`` (the node at ``key``) names; ``what``
+    (``"optimizer 'adam'"``) is how errors refer to it."""
+    entry = _entry(kind, cfg.get("name"), f"{key}.name")
+    cls = entry.load()
+    spec = _ArgSpec.of(cls, entry.load_metadata("params"), skip_first=True)
+    return cls, spec, f"{singular(kind)} '{entry.name}'"
+
+
+def _construct(
+    cls: Any, first: Any, options: dict[str, Any], spec: _ArgSpec, *, key: str, what: str
+) -> Any:
+    """``cls(first, **options)``; an argument it rejects is a config error naming ``key``."""
+    try:
+        return cls(first, **options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}: {what} ({spec.target}) rejected the config: {exc}") from exc
 
 
 # -- the one call a model makes --------------------------------------------------------------
@@ -206,19 +223,11 @@ def build_optimizer(
     See :func:`build_optimization` for the arguments and the config's shape.
     """
     cfg = _as_dict(optim_cfg, key)
-    name = _name(cfg.get("name"), f"{key}.name", "optimizers")
-    cls = get_optimizer(name, key=f"{key}.name")
-    params_cls = optimizer_params(name)
-    spec = _ArgSpec.of(cls, params_cls, skip_first=True)
-    what = f"optimizer '{name}'"
-
+    cls, spec, what = _lookup("optimizers", cfg, key)
     given = {k: v for k, v in cfg.items() if k not in OPTIM_KEYS}
     options = spec.resolve(given, key=key, what=what)
     groups = _param_groups(params_or_model, cfg.get("param_groups"), spec, key=key, what=what)
-    try:
-        return cls(groups, **options)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{key}: {what} ({spec.target}) rejected the config: {exc}") from exc
+    return _construct(cls, groups, options, spec, key=key, what=what)
 
 
 def build_scheduler(
@@ -238,18 +247,13 @@ def build_scheduler(
     if sched_cfg is None:
         return None
     cfg = _as_dict(sched_cfg, key)
-    name = _name(cfg.get("name"), f"{key}.name", "schedulers")
-    cls = get_scheduler(name, key=f"{key}.name")
-    params_cls = scheduler_params(name)
-    spec = _ArgSpec.of(cls, params_cls, skip_first=True)
-    what = f"scheduler '{name}'"
-
+    cls, spec, what = _lookup("schedulers", cfg, key)
     given = {k: v for k, v in cfg.items() if k not in SCHED_KEYS}
     steps = cfg.get("max_steps")
     if "max_steps" in spec.fields:
         if steps is None:
             steps = max_steps() if callable(max_steps) else max_steps
-        if isinstance(steps, float) and not isinstance(steps, bool):
+        if isinstance(steps, float):
             # Lightning's estimated_stepping_batches is a float: inf for an unbounded run
             if not math.isfinite(steps):
                 raise ConfigError(
@@ -275,10 +279,7 @@ def build_scheduler(
     if frequency is None:
         frequency = 1
     _check_int(frequency, f"{key}.frequency", minimum=1)
-    try:
-        scheduler = cls(optimizer, **options)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{key}: {what} ({spec.target}) rejected the config: {exc}") from exc
+    scheduler = _construct(cls, optimizer, options, spec, key=key, what=what)
 
     from torch.optim.lr_scheduler import ReduceLROnPlateau
 
@@ -547,9 +548,7 @@ class _ArgSpec:
         try:
             merged = OmegaConf.merge(schema, values)
         except OmegaConfBaseException as exc:
-            bad = getattr(exc, "full_key", None) or getattr(exc, "key", None) or "?"
-            reason = str(exc).splitlines()[0]
-            raise ConfigError(f"{key}.{bad}: {reason} (for {what})") from None
+            raise ConfigError(f"{omegaconf_error_message(exc, key)} (for {what})") from None
         out = OmegaConf.to_container(merged, resolve=True, throw_on_missing=False)
         assert isinstance(out, dict)
         return {k: out[k] for k in values} if partial else out
@@ -677,8 +676,7 @@ def _as_dict(cfg: Any, key: str) -> dict[str, Any]:
             node = OmegaConf.structured(cfg) if dataclasses.is_dataclass(cfg) else cfg
             out = OmegaConf.to_container(node, resolve=True, throw_on_missing=False)
         except OmegaConfBaseException as exc:
-            bad = getattr(exc, "full_key", None) or "?"
-            raise ConfigError(f"{key}.{bad}: {str(exc).splitlines()[0]}") from None
+            raise ConfigError(omegaconf_error_message(exc, key)) from None
         return dict(out)  # type: ignore[arg-type]
     if isinstance(cfg, Mapping):
         return {k: _plain(v) for k, v in cfg.items()}
@@ -702,6 +700,11 @@ def _check_int(value: Any, key: str, *, minimum: int) -> None:
 
 # -- composing model.optim from presets and command-line overrides ----------------------------
 OPTIM_GROUP = "model/optim"
+#: The core's Hydra config source (its presets: ``model/optim/adam.yaml``, ...).
+CORE_CONFIGS_SEARCH_PATH = "pkg://ganglion.conf"
+#: Config group -> the keys a preset chosen with the dotted form (``model.optim=adam``) keeps
+#: from the config it replaces: a schedule applies to any optimizer.
+KEEP_ON_PRESET: dict[str, tuple[str, ...]] = {OPTIM_GROUP: ("sched",)}
 
 
 def resolve_group_overrides(
@@ -772,7 +775,7 @@ def compose_optim_config(
     # the primary config lives in Hydra's in-memory store under a name of our own; plugins'
     # config sources join through hydra.searchpath, as in a primary config file
     primary_name = "_ganglion_compose_optim"
-    extra = [s for s in search_path if s != "pkg://ganglion.conf"]
+    extra = [s for s in search_path if s != CORE_CONFIGS_SEARCH_PATH]
     hydra_node = {"searchpath": list(extra)} if extra else {}
     store = ConfigStore.instance()
     if GlobalHydra.instance().is_initialized():
@@ -796,7 +799,8 @@ def compose_optim_config(
         defaults: list[Any] = []
         if preset is not None:
             defaults.append({OPTIM_GROUP: preset})
-            inline = {"sched": base_node["sched"]} if base_node.get("sched") else {}
+            keep = KEEP_ON_PRESET.get(OPTIM_GROUP, ())
+            inline = {k: base_node[k] for k in keep if base_node.get(k)}
         defaults.append("_self_")
         primary: dict[str, Any] = {"defaults": defaults, "model": {"optim": inline}}
         if extra:

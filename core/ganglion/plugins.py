@@ -33,9 +33,9 @@ from typing import Any
 import pluggy
 
 from ganglion import hookspecs
-from ganglion.errors import DuplicateNameError, GanglionError, PluginLoadError
+from ganglion.errors import DuplicateNameError, GanglionError
 from ganglion.hookspecs import HOOK_KINDS, KIND_HOOKS
-from ganglion.registry import Provider, Registry
+from ganglion.registry import Provider, Registry, singular
 
 ENTRY_POINT_GROUP = "ganglion"
 ENV_ALLOW = "GANGLION_PLUGINS"
@@ -110,6 +110,7 @@ class PluginManager:
         self._pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self._failed: dict[str, PluginInfo] = {}
+        self._disabled: dict[str, PluginInfo] = {}
         self._registries: dict[str, Registry] = {}
         env = os.environ if environ is None else environ
         self._allow = _env_list(env.get(ENV_ALLOW))
@@ -162,7 +163,7 @@ class PluginManager:
 
     @property
     def disabled_plugins(self) -> dict[str, PluginInfo]:
-        return self.__dict__.setdefault("_disabled", {})
+        return self._disabled
 
     def _add(self, info: PluginInfo, load: Callable[[], Any]) -> PluginInfo:
         try:
@@ -273,7 +274,6 @@ class PluginManager:
         try:
             for impl in impls:
                 impl.function(register=register)
-            added: list[str] = []
             for name, target, metadata in staged:
                 override = bool(metadata.pop("override", False))
                 try:
@@ -282,8 +282,6 @@ class PluginManager:
                     if raise_errors:
                         raise
                     registry.poison(name, exc)
-                    continue
-                added.append(name)
         except Exception as exc:
             if raise_errors:
                 raise
@@ -298,13 +296,6 @@ class PluginManager:
     @property
     def failed_plugins(self) -> dict[str, PluginInfo]:
         return self._failed
-
-    def check_plugin(self, name: str) -> PluginInfo:
-        """The loaded plugin ``name``; raises :class:`PluginLoadError` if it failed."""
-        if name in self._failed:
-            info = self._failed[name]
-            raise PluginLoadError(f"plugin '{name}' ({info.provider}) failed to load: {info.error}")
-        return self.plugins[name]
 
     def describe(self, include_builtins: bool = False) -> dict[str, Any]:
         """A JSON-ready description of every plugin and what it registers."""
@@ -409,9 +400,11 @@ def _register_one(kind: str) -> Callable[..., Any]:
         get_plugin_manager().registry(kind).add(name, target, override=override, **metadata)
         return target
 
-    register_one.__name__ = f"register_{kind[:-1]}"
+    what = singular(kind)
+    register_one.__name__ = f"register_{what.replace(' ', '_')}"
     register_one.__doc__ = (
-        f"Register a {kind[:-1].replace('_', ' ')} by name at run time, without packaging.\n\n"
+        f"Register {'an' if what[0] in 'aeiou' else 'a'} {what} by name at run time, "
+        "without packaging.\n\n"
         "``target`` is the object or a lazy ``'module:attr'`` string; ``metadata`` is stored with\n"
         "the entry. A name another provider registered is an error unless ``override=True``.\n"
         "Returns ``target`` so it can be used as a decorator helper."

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ganglion.archive import _SHA256, _safe_basename
 from ganglion.errors import GanglionError, UnknownNameError, did_you_mean
 
 __all__ = [
@@ -62,7 +63,6 @@ __all__ = [
 #: Environment variable naming the cache directory (downloads and unpacked artifacts).
 ENV_CACHE = "GANGLION_CACHE"
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _URL_SCHEMES = ("http", "https", "file")
 _CHUNK = 1 << 20
 
@@ -129,8 +129,6 @@ def _parse_entries(entry: Any) -> tuple[list[PretrainedModelInfo], list[_Catalog
     """The valid catalogue entries of one registered model, and what is wrong with the others."""
     raw = entry.metadata.get("pretrained")
     provider = str(entry.provider)
-    if raw is None:
-        return [], []
     if isinstance(raw, dict) or not isinstance(raw, (list, tuple)):
         return [], [
             _CatalogueProblem(None, entry.name, provider, "'pretrained' must be a list of dicts")
@@ -254,9 +252,7 @@ def find_pretrained(name: str, model_class: Any = None) -> PretrainedModelInfo:
 # -- downloading ------------------------------------------------------------------------------------
 def _safe_filename(url: str) -> str:
     path = urllib.parse.unquote(urllib.parse.urlsplit(url).path)
-    base = path.rstrip("/").rsplit("/", 1)[-1]
-    base = re.sub(r"[^A-Za-z0-9._-]", "_", base).lstrip(".")
-    return base or "model.ganglion"
+    return _safe_basename(path.rstrip("/").rsplit("/", 1)[-1], default="model.ganglion")
 
 
 def _default_target(url: str, sha256: str | None) -> Path:

@@ -20,18 +20,13 @@ from ganglion.errors import DuplicateNameError, PluginLoadError, UnknownNameErro
 #: Kinds whose targets are plain values (not ``module:attr`` strings to import).
 VALUE_KINDS = frozenset({"configs"})
 
-#: Names provided by ganglion's own distributions, so that asking for one that is not
-#: installed says what to install instead of only "unknown".
-KNOWN_PROVIDERS: dict[str, dict[str, str]] = {}
-
 
 def known_provider(kind: str, name: str) -> str | None:
-    """The distribution known to provide ``name`` of ``kind``, if it is one of ours."""
-    if not KNOWN_PROVIDERS:
-        from ganglion._known import KNOWN  # small static table, imported on demand
+    """The distribution of ganglion's own known to provide ``name`` of ``kind``, so that
+    asking for one that is not installed says what to install instead of only "unknown"."""
+    from ganglion._known import KNOWN  # small static table, imported on demand
 
-        KNOWN_PROVIDERS.update(KNOWN)
-    return KNOWN_PROVIDERS.get(kind, {}).get(name)
+    return KNOWN.get(kind, {}).get(name)
 
 
 @dataclass(frozen=True)
@@ -73,6 +68,37 @@ def import_target(target: str) -> Any:
     return obj
 
 
+def locate(target: str) -> Any:
+    """Import ``"package.module:attr.sub"`` or ``"package.module.attr.sub"`` and return the
+    attribute; a dotted path is split after its longest importable module.
+
+    Raises ``ValueError`` for a path that is not of either form, ``ImportError`` or
+    ``AttributeError`` when it names nothing. A module that exists but fails to import (a
+    missing dependency) raises its own error, not "not found".
+    """
+    if ":" in target:
+        return import_target(target)
+    parts = target.split(".")
+    if len(parts) < 2 or not all(parts):
+        raise ValueError(f"{target!r} is not an import path like 'package.module.Class'")
+    not_found: ModuleNotFoundError | None = None
+    for split in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:split])
+        try:
+            obj: Any = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            # only "this prefix is not a module" moves on to a shorter one
+            missing = exc.name or ""
+            if missing and not (module_name + ".").startswith(missing + "."):
+                raise
+            not_found = exc
+            continue
+        for part in parts[split:]:
+            obj = getattr(obj, part)
+        return obj
+    raise not_found or ImportError(f"no importable module in {target!r}")
+
+
 def qualified_name(obj: Any) -> str:
     """``"module:qualname"`` of a class or function (the inverse of :func:`import_target`)."""
     return f"{obj.__module__}:{obj.__qualname__}"
@@ -112,7 +138,7 @@ class Entry:
                     self._loaded = import_target(self.target)
                 except Exception as exc:
                     raise PluginLoadError(
-                        f"{self.kind[:-1].replace('_', ' ')} '{self.name}' registered by "
+                        f"{singular(self.kind)} '{self.name}' registered by "
                         f"{self.provider} points at {self.target!r}, which failed to import: "
                         f"{type(exc).__name__}: {exc}"
                     ) from exc
@@ -143,8 +169,12 @@ class Entry:
 
 
 def singular(kind: str) -> str:
-    """``"element_types"`` -> ``"element type"`` (for messages)."""
-    return kind[:-1].replace("_", " ") if kind.endswith("s") else kind.replace("_", " ")
+    """``"element_types"`` -> ``"element type"``, ``"losses"`` -> ``"loss"`` (for messages)."""
+    if kind.endswith("sses"):
+        kind = kind[:-2]
+    elif kind.endswith("s"):
+        kind = kind[:-1]
+    return kind.replace("_", " ")
 
 
 class Registry:

@@ -51,7 +51,6 @@ import inspect
 import json
 import os
 import sys
-import time
 import typing
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -61,7 +60,9 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from ganglion.errors import ConfigError, GanglionError, did_you_mean
+from ganglion.errors import ConfigError, GanglionError, did_you_mean, omegaconf_error_message
+from ganglion.optim import CORE_CONFIGS_SEARCH_PATH as _CORE_CONFIGS
+from ganglion.optim import KEEP_ON_PRESET as _KEEP_ON_PRESET
 
 __all__ = [
     "TrainResult",
@@ -77,9 +78,9 @@ ROOT_DEFAULTS_NAME = "ganglion_train_root_defaults"
 _PRESET_PROBE_NAME = "ganglion_train_preset_probe"
 #: Top-level keys every training config has (others, e.g. ``name``, are the user's own).
 SECTIONS = ("trainer", "exp_manager", "model")
-#: group -> keys a preset chosen with the dotted form keeps from the config it replaces
-_KEEP_ON_PRESET = {"model/optim": ("sched",)}
-_CORE_CONFIGS = "pkg://ganglion.conf"
+#: OmegaConf resolver of ``hydra.sweep.dir``'s default, ``<exp_dir>/multirun/<time>`` (see
+#: :func:`_exp_dir`); a ``hydra.sweep.dir`` in the YAML or on the command line replaces it.
+_EXP_DIR_RESOLVER = "ganglion.exp_dir"
 #: The overrides of the sweep job being trained (read by the DDP processes it starts).
 _SWEEP_JOB_ENV = "GANGLION_SWEEP_JOB"
 #: OmegaConf's names of value types -> Python's
@@ -180,9 +181,9 @@ def _primary_node(config_name: str | None, search_path: list[str]) -> dict[str, 
         "hydra": {
             "searchpath": list(search_path),
             "run": {"dir": "."},
-            # jobs of a sweep write nothing of Hydra's own but multirun.yaml (see run_argv)
+            # jobs of a sweep write nothing of Hydra's own but multirun.yaml, kept with the runs
             "sweep": {
-                "dir": "ganglion_experiments/multirun/${now:%Y-%m-%d_%H-%M-%S}",
+                "dir": f"${{{_EXP_DIR_RESOLVER}:}}/multirun/${{now:%Y-%m-%d_%H-%M-%S}}",
                 "subdir": ".",
             },
             "output_subdir": None,  # exp_manager saves the config in the run directory
@@ -192,13 +193,23 @@ def _primary_node(config_name: str | None, search_path: list[str]) -> dict[str, 
     }
 
 
-def _store_primary(config_name: str | None) -> list[str]:
-    """Store the primary config (and the base configs) in the ConfigStore; returns the
-    search path of plugin config sources."""
+def _exp_dir(*, _root_: Any) -> str:
+    """The ``_EXP_DIR_RESOLVER`` resolver: ``exp_manager.exp_dir`` of the config being run
+    (default :data:`ganglion.exp_manager.DEFAULT_EXP_DIR`), ``~`` expanded, absolute."""
+    from ganglion.exp_manager import DEFAULT_EXP_DIR
+
+    exp_dir = OmegaConf.select(_root_, "exp_manager.exp_dir", default=None)
+    return str(Path(exp_dir or DEFAULT_EXP_DIR).expanduser().absolute())
+
+
+def _store_primary(config_name: str | None) -> None:
+    """Store the primary config (and the base configs) in the ConfigStore, with the plugins'
+    config sources on its search path."""
     from hydra.core.config_store import ConfigStore
 
     from ganglion.conf.schema import register_base_configs
 
+    OmegaConf.register_new_resolver(_EXP_DIR_RESOLVER, _exp_dir, replace=True)
     store = ConfigStore.instance()
     register_base_configs(store)
     store.store(name=ROOT_DEFAULTS_NAME, node={"seed": 42})
@@ -206,7 +217,6 @@ def _store_primary(config_name: str | None) -> list[str]:
     search_path.append(_CORE_CONFIGS)  # the core's presets come after the plugins'
     store.store(name=PRIMARY_NAME, node=_primary_node(config_name, search_path))
     store.store(name=_PRESET_PROBE_NAME, node={"hydra": {"searchpath": search_path}})
-    return search_path
 
 
 def _config_dir(config_path: str | None) -> str:
@@ -605,11 +615,13 @@ def _build_objects(value: Any, key: str, annotation: Any) -> Any:
 
 def _check_trainer(trainer_cfg: DictConfig, exp_cfg: DictConfig) -> dict[str, Any]:
     """Trainer keyword arguments from ``trainer:``, every key and value checked."""
+    from ganglion.exp_manager import _wants_loggers
+
     params = _trainer_parameters()
     try:
         values = OmegaConf.to_container(trainer_cfg, resolve=True)
     except Exception as exc:
-        raise ConfigError(_omegaconf_message(exc, "trainer")) from None
+        raise ConfigError(omegaconf_error_message(exc, "trainer")) from None
     assert isinstance(values, dict)
     kwargs: dict[str, Any] = {}
     for name, value in values.items():
@@ -626,11 +638,7 @@ def _check_trainer(trainer_cfg: DictConfig, exp_cfg: DictConfig) -> dict[str, An
                 f"({type(value).__name__})"
             )
         kwargs[str(name)] = built
-    wants_loggers = (
-        exp_cfg.create_tensorboard_logger
-        or exp_cfg.create_csv_logger
-        or exp_cfg.create_wandb_logger
-    )
+    wants_loggers = _wants_loggers(exp_cfg)
     if wants_loggers and kwargs.get("logger") not in (None, False):
         raise ConfigError(
             "trainer.logger is set but exp_manager creates the loggers: set trainer.logger=false, "
@@ -649,12 +657,6 @@ def _check_trainer(trainer_cfg: DictConfig, exp_cfg: DictConfig) -> dict[str, An
     return kwargs
 
 
-def _omegaconf_message(exc: Exception, section: str) -> str:
-    full = getattr(exc, "full_key", None)
-    reason = str(exc).strip().splitlines()[0]
-    return f"{full or section}: {reason}"
-
-
 # -- checking the whole config ----------------------------------------------------------------
 def validate_config(cfg: Any) -> DictConfig:
     """Check a composed training config; returns it (a ``DictConfig``).
@@ -665,6 +667,12 @@ def validate_config(cfg: Any) -> DictConfig:
     through :mod:`ganglion.optim` (optimizer and scheduler names, keys and types), and
     ``seed``. Raises :class:`ConfigError` naming the key; creates nothing.
     """
+    return _validate(cfg)[0]
+
+
+def _validate(cfg: Any) -> tuple[DictConfig, DictConfig, dict[str, Any]]:
+    """:func:`validate_config`; returns the config, the checked ``exp_manager`` config and the
+    Trainer's keyword arguments (its ``_target_`` objects built), for :func:`_train`."""
     from ganglion.exp_manager import check_exp_manager_config
 
     if not isinstance(cfg, DictConfig):
@@ -675,7 +683,7 @@ def validate_config(cfg: Any) -> DictConfig:
     if not isinstance(trainer_cfg, DictConfig):
         raise ConfigError(f"trainer must be a mapping of Trainer arguments, got {trainer_cfg!r}")
     exp_cfg = check_exp_manager_config(cfg.get("exp_manager"))
-    _check_trainer(trainer_cfg, exp_cfg)
+    trainer_kwargs = _check_trainer(trainer_cfg, exp_cfg)
 
     seed = cfg.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
@@ -700,7 +708,7 @@ def validate_config(cfg: Any) -> DictConfig:
     optim_cfg = model_cfg.get("optim")
     if optim_cfg is not None:
         _check_optim(optim_cfg)
-    return cfg
+    return cfg, exp_cfg, trainer_kwargs
 
 
 def _model_class(target: str) -> type:
@@ -732,7 +740,7 @@ def train(cfg: Any) -> TrainResult:
     """Train the model of a composed config (see the module docstring); returns where the
     results are. ``ganglion train`` calls this once per job."""
     with _quiet_adverts():
-        return _train(validate_config(cfg))
+        return _train(*_validate(cfg))
 
 
 @contextlib.contextmanager
@@ -753,19 +761,13 @@ def _quiet_adverts() -> Iterator[None]:
         logger.removeFilter(quiet)
 
 
-def _train(cfg: DictConfig) -> TrainResult:
+def _train(cfg: DictConfig, exp_cfg: DictConfig, trainer_kwargs: dict[str, Any]) -> TrainResult:
+    """Train with what :func:`_validate` returned for ``cfg``."""
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import ProgressBar
 
-    from ganglion.exp_manager import (
-        StepSeedCallback,
-        ThrottledProgressBar,
-        check_exp_manager_config,
-        exp_manager,
-    )
+    from ganglion.exp_manager import StepSeedCallback, ThrottledProgressBar, exp_manager
 
-    exp_cfg = check_exp_manager_config(cfg.get("exp_manager"))
-    trainer_kwargs = _check_trainer(cfg.get("trainer") or OmegaConf.create({}), exp_cfg)
     callbacks = trainer_kwargs.get("callbacks") or []
     if not isinstance(callbacks, list):
         callbacks = [callbacks]
@@ -794,7 +796,7 @@ def _train(cfg: DictConfig) -> TrainResult:
     trainer.fit(model)
     trainer.ckpt_path = None  # test the model in memory (the best weights), not the resumed ckpt
     test_results = None
-    if model.test_dataloader():
+    if _has_loaders(model.test_dataloader()):
         test_results = trainer.test(model)
 
     archive = best = ckpt_dir = None
@@ -806,6 +808,16 @@ def _train(cfg: DictConfig) -> TrainResult:
     if trainer.is_global_zero:
         print(result.summary(), flush=True)
     return result
+
+
+def _has_loaders(loaders: Any) -> bool:
+    """Whether a ``*_dataloader()`` result holds a loader: ``None`` and an empty list, tuple
+    or mapping do not. Never ``len()`` of a loader itself (an iterable dataset has none)."""
+    if loaders is None:
+        return False
+    if isinstance(loaders, (list, tuple, Mapping)):
+        return len(loaders) > 0
+    return True
 
 
 # -- the command ------------------------------------------------------------------------------
@@ -917,16 +929,6 @@ def run_argv(argv: Sequence[str]) -> int:
     except GanglionError as exc:
         print(f"ganglion train: error: {exc}", file=sys.stderr)
         return 2
-    if args.multirun and not any(o.startswith("hydra.sweep.dir=") for o in overrides):
-        # Hydra records each sweep (multirun.yaml) in its sweep dir: keep it with the runs
-        from ganglion.exp_manager import DEFAULT_EXP_DIR
-
-        exp_dir = Path(OmegaConf.select(cfg, "exp_manager.exp_dir") or DEFAULT_EXP_DIR)
-        sweep_dir = (
-            exp_dir.expanduser().absolute() / "multirun" / time.strftime("%Y-%m-%d_%H-%M-%S")
-        )
-        quoted = str(sweep_dir).replace("\\", "\\\\").replace("'", "\\'")
-        overrides = [*overrides, f"hydra.sweep.dir='{quoted}'"]
     return _run_hydra_jobs(args, composer, overrides, parser)
 
 
@@ -977,8 +979,7 @@ def _run_hydra_jobs(
     args.config_name = PRIMARY_NAME
     args.config_path = composer.config_dir
     version.setbase("1.3")
-    _store_primary(composer.config_name)
-    GlobalHydra.instance().clear()
+    GlobalHydra.instance().clear()  # the ConfigStore keeps what composer.context() stored
     try:
         _run_hydra(
             args=args,

@@ -29,7 +29,8 @@ What it does on each call:
 * outputs: checked on rank and declared sizes, and each output tensor (lists included)
   gets the port's type as ``tensor.neural_type``. A tensor that already carries a type the
   port accepts keeps it (it is the more precise one; a module returning its input unchanged
-  must not rewrite its caller's tensor).
+  must not rewrite its caller's tensor); as for inputs, declared sizes are checked on the
+  tensor, not looked for in its type.
 
 An error is a :class:`~ganglion.types.NeuralTypeError` naming the class and method, the
 port, the expected and the given type, the comparison result and the reason.
@@ -58,7 +59,7 @@ import linecache
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import torch
 from torch.compiler import is_compiling as _is_compiling
@@ -112,7 +113,9 @@ class _Port:
     )
 
     def __init__(self, name: str, spec: Any, owner: str, direction: str) -> None:
-        depth, leaf = split_port_type(spec, where=f"{owner}: {direction} port '{name}'")
+        depth, leaf = split_port_type(
+            spec, where=f"{owner}: {direction} port '{name}'", owner=owner, port=name
+        )
         self.name = name
         self.spec = spec
         self.type = leaf
@@ -188,25 +191,35 @@ def _leaf_is_str(spec: Any) -> bool:
     return isinstance(spec, str)
 
 
-def _build_plan(obj: Any, fn: Callable[..., Any], deco: typecheck) -> _Plan:
+class _Params(NamedTuple):
+    """What the plan needs of the method's parameters (``self`` excluded)."""
+
+    named: tuple[str, ...]
+    var_positional: bool
+    var_keyword: bool
+
+
+def _types(obj: Any, deco: typecheck, direction: str, owner: str) -> dict[str, Any] | None:
+    """The ports of one direction: the decorator's (parsed once), else the object's."""
+    declared = getattr(deco, f"{direction}_types")
+    if declared is None:  # read per object: a property may depend on the instance
+        return _normalize_ports(declared_types(obj, f"{direction}_types"), owner, direction)
+    cached = deco._parsed.get(direction)
+    if cached is None or cached[0] is not declared:
+        cached = deco._parsed[direction] = (declared, _normalize_ports(declared, owner, direction))
+    return cached[1]
+
+
+def _build_plan(obj: Any, fn: Callable[..., Any], deco: typecheck, params: _Params) -> _Plan:
     owner = f"{type(obj).__name__}.{fn.__name__}"
-    in_types = deco.input_types
-    if in_types is None:
-        in_types = declared_types(obj, "input_types")
-    out_types = deco.output_types
-    if out_types is None:
-        out_types = declared_types(obj, "output_types")
-    in_types = _normalize_ports(in_types, owner, "input")
-    out_types = _normalize_ports(out_types, owner, "output")
+    in_types = _types(obj, deco, "input", owner)
+    out_types = _types(obj, deco, "output", owner)
     plan = _Plan()
     plan.owner = owner
 
     # inputs: map ports onto the method's named parameters (``self`` excluded); ports that
     # are not named parameters go through ``*args`` (in declared order) or ``**kwargs``
-    params = list(inspect.signature(fn).parameters.values())[1:]
-    named = [p.name for p in params if p.kind in _NAMED]
-    var_positional = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
-    var_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    named, var_positional, var_keyword = params
     ports = {n: _Port(n, s, owner, "input") for n, s in (in_types or {}).items()}
     plan.inputs = bool(ports)
     # the tuple the generated wrapper unpacks per named parameter (None: not a port)
@@ -257,19 +270,32 @@ def _check_input(plan: _Plan, port: _Port, value: Any) -> None:
             if rank is not None and value.ndim != rank:
                 _fail_rank(plan, "input", port, value)
         elif given is not port.type:  # typed: the full comparison (cached)
-            expected = port.semantic
-            result = expected._results.get(given) or expected.compare(given)
+            if not isinstance(given, NeuralType):
+                _fail_type(plan, port, value, given)
+            result = port.semantic.compare(given)
             if result is not _SAME and result is not _GREATER:
                 _fail_type(plan, port, value, given)
         if port.sizes:
             _check_sizes(plan, "input", port, value)
-    elif value is None:
+    else:
+        _check_not_tensor(plan, "input", port, value, _check_input)
+
+
+def _check_not_tensor(
+    plan: _Plan,
+    direction: str,
+    port: _Port,
+    value: Any,
+    check: Callable[[_Plan, _Port, Any], None],
+) -> None:
+    """``None`` (optional ports only) and the items of a list port; other values pass."""
+    if value is None:
         if not port.optional:
-            _fail_none(plan, "input", port)
+            _fail_none(plan, direction, port)
     elif port.depth and isinstance(value, (list, tuple)):
         item = port.item
         for v in value:
-            _check_input(plan, item, v)  # type: ignore[arg-type]
+            check(plan, item, v)  # type: ignore[arg-type]
 
 
 def _check_sizes(plan: _Plan, direction: str, port: _Port, value: _Tensor) -> None:
@@ -292,18 +318,14 @@ def _check_output(plan: _Plan, port: _Port, value: Any) -> None:
         declared = port.type
         given = getattr(value, "neural_type", None)
         if given is not declared:
-            if given is not None:
-                result = declared._results.get(given) or declared.compare(given)
+            # compared as the inputs are, without declared sizes (checked on the tensor above)
+            if isinstance(given, NeuralType):
+                result = port.semantic.compare(given)
                 if result is _SAME or result is _GREATER:
                     return  # keep the more precise type the tensor already has
             value.neural_type = declared
-    elif value is None:
-        if not port.optional:
-            _fail_none(plan, "output", port)
-    elif port.depth and isinstance(value, (list, tuple)):
-        item = port.item
-        for v in value:
-            _check_output(plan, item, v)  # type: ignore[arg-type]
+    else:
+        _check_not_tensor(plan, "output", port, value, _check_output)
 
 
 def _check_extra(plan: _Plan, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -496,9 +518,9 @@ def {P}wrapper({signature}):
     except KeyError:
         {P}plan = None
     except AttributeError:  # an object without __dict__: no cache, still checked
-        {P}plan = {P}build({self}, {P}fn, {P}deco)
+        {P}plan = {P}build({self}, {P}fn, {P}deco, {P}params)
     if {P}plan is None:
-        {P}plan = {self}.__dict__[{P}attr] = {P}build({self}, {P}fn, {P}deco)
+        {P}plan = {self}.__dict__[{P}attr] = {P}build({self}, {P}fn, {P}deco, {P}params)
     if {P}plan.inputs:
         {P}p = {P}plan.by_param
 {inputs}\
@@ -594,6 +616,11 @@ def _generate_wrapper(fn: Callable[..., Any], deco: typecheck) -> Callable[..., 
             "is_compiling": _is_compiling,
             "fn": fn,
             "deco": deco,
+            "params": _Params(
+                tuple(p.name for p in params[1:] if p.kind in _NAMED),
+                any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params),
+                any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params),
+            ),
             "attr": _PLAN_PREFIX + fn.__qualname__,
             "build": _build_plan,
             "Tensor": _Tensor,
@@ -659,6 +686,9 @@ class typecheck:  # noqa: N801  (lower case: the name NeMo users know)
     ) -> None:
         self.input_types = input_types
         self.output_types = output_types
+        # direction -> (the declared mapping, its ports with strings parsed): parsed on the
+        # first object's first call (element types may come from plugins loaded later)
+        self._parsed: dict[str, tuple[Any, dict[str, Any] | None]] = {}
 
     def __call__(self, fn: F) -> F:
         wrapper = _generate_wrapper(fn, self)

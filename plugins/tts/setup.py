@@ -5,7 +5,7 @@ from pathlib import Path
 
 from setuptools import setup
 
-EXTRA = ["numpy>=1.24"]
+EXTRA: list[str] = []  # nothing beyond the core and ganglion-asr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 try:  # inside the monorepo: depend on this checkout's core

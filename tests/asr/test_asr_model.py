@@ -3,6 +3,7 @@ transcribes files (batching-independent), and the transcribe command reproduces 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,92 @@ def test_model_is_registered_for_configs_and_archives():
     assert registry("models").get("EncDecCTCModel").load() is EncDecCTCModel
     assert registry("losses").get("CTCLoss").load().__name__ == "CTCLoss"
     assert "ConvASREncoder" in registry("modules")
+
+
+def _record_batches(model: EncDecCTCModel, monkeypatch) -> list:
+    """Events of transcribe: ("load", path, offset) per decoded item, ("run", lengths) per
+    batch the model runs."""
+    import ganglion_asr.models as models
+
+    events: list = []
+    load = models.load_entry_audio
+
+    def recording_load(entry, rate):
+        events.append(("load", Path(entry.audio_filepath).name, entry.offset))
+        return load(entry, rate)
+
+    monkeypatch.setattr(models, "load_entry_audio", recording_load)
+    model.preprocessor.register_forward_pre_hook(
+        lambda _, args: events.append(("run", args[1].tolist()))
+    )
+    return events
+
+
+def test_transcribe_decodes_only_each_segment_of_a_manifest(corpus, tmp_path, monkeypatch):
+    import numpy as np
+    import soundfile as sf
+
+    from ganglion_asr.data.manifest import read_manifest
+
+    torch.manual_seed(0)
+    model = EncDecCTCModel(_config(corpus))
+    first, second = corpus.parent / "wavs" / "u2.wav", corpus.parent / "wavs" / "u7.wav"
+    joined = np.concatenate([sf.read(first, dtype="float32")[0], sf.read(second)[0]])
+    sf.write(tmp_path / "long.wav", joined, 16000)
+    n1, n2 = sf.info(first).frames, sf.info(second).frames  # 9600 and 17600 samples
+    manifest = write_manifest_lines(
+        tmp_path / "segments.json",
+        [
+            {"audio_filepath": "long.wav", "offset": 0.0, "duration": n1 / 16000, "text": "one"},
+            {
+                "audio_filepath": "long.wav",
+                "offset": n1 / 16000,
+                "duration": n2 / 16000,
+                "text": "two",
+            },
+        ],
+    )
+    entries = read_manifest(manifest)
+    expected = model.transcribe([first, second], batch_size=1)
+
+    events = _record_batches(model, monkeypatch)
+    assert model.transcribe(entries, batch_size=1) == expected
+    assert [e[1] for e in events if e[0] == "run"] == [[n1], [n2]]  # not the whole file twice
+    events.clear()
+    segments = [(tmp_path / "long.wav", 0.0, n1 / 16000), (tmp_path / "long.wav", n1 / 16000, None)]
+    assert model.transcribe(segments, batch_size=1) == expected
+    assert [e[1] for e in events if e[0] == "run"] == [[n1], [n2]]
+
+    archive = model.save_to(tmp_path / "tiny.ganglion")
+    out = tmp_path / "out.jsonl"
+    assert (
+        main(["transcribe", str(archive), "--manifest", str(manifest), "--output", str(out)]) == 0
+    )
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["pred_text"] for r in rows] == expected
+    assert [(r["offset"], r["duration"], r["text"]) for r in rows] == [
+        (0.0, n1 / 16000, "one"),
+        (n1 / 16000, n2 / 16000, "two"),
+    ]
+
+
+def test_transcribe_sorts_by_header_length_and_decodes_one_batch_at_a_time(corpus, monkeypatch):
+    model = EncDecCTCModel(_config(corpus))
+    names = ["u5.wav", "u1.wav", "u3.wav", "u0.wav"]  # 0.9, 0.5, 0.7 and 0.4 s
+    events = _record_batches(model, monkeypatch)
+    texts = model.transcribe([corpus.parent / "wavs" / n for n in names], batch_size=2)
+    assert len(texts) == 4
+    assert events == [
+        ("load", "u0.wav", None),
+        ("load", "u1.wav", None),
+        ("run", [6400, 8000]),
+        ("load", "u3.wav", None),
+        ("load", "u5.wav", None),
+        ("run", [11200, 14400]),
+    ]
+
+
+def test_transcribe_rejects_what_is_not_audio(corpus):
+    model = EncDecCTCModel(_config(corpus))
+    with pytest.raises(TypeError, match=r"\(path, offset, duration\) tuples; got 3"):
+        model.transcribe([3])

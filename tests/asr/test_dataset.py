@@ -8,6 +8,7 @@ import torch
 from asr_fixtures import write_manifest_lines, write_tone
 from torch.utils.data import DistributedSampler, RandomSampler, SequentialSampler
 
+from ganglion.errors import ConfigError
 from ganglion_asr.data.audio import load_audio, resample
 from ganglion_asr.data.dataset import AudioToCharDataset, build_dataloader, collate_audio_tokens
 from ganglion_asr.data.sampler import DurationBucketBatchSampler
@@ -176,9 +177,21 @@ def test_build_dataloader_from_config_yields_padded_batches(tone_corpus):
     assert batches[0][0].shape == (2, 16000) and batches[0][2].shape == (2, 9)
 
 
-def test_build_dataloader_without_manifest_says_which_key(tone_corpus):
+def test_build_dataloader_without_manifest_says_which_key():
     with pytest.raises(ManifestError, match="manifest_filepath"):
         build_dataloader({"batch_size": 2}, labels=ENGLISH_LABELS, sample_rate=16000)
+
+
+def test_build_dataloader_names_unknown_keys_with_a_suggestion(tone_corpus):
+    with pytest.raises(
+        ConfigError, match=r"model.train_ds: unknown key\(s\) batchsize\..*batch_size"
+    ):
+        build_dataloader(
+            {"manifest_filepath": str(tone_corpus), "batchsize": 2},
+            labels=ENGLISH_LABELS,
+            sample_rate=16000,
+            key="model.train_ds",
+        )
 
 
 @pytest.mark.filterwarnings("ignore:.*set_vital.*:UserWarning")

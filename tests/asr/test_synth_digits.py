@@ -164,3 +164,28 @@ def test_synth_digits_command_runs_as_a_module(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "train:      2 utterances" in result.stdout
     assert len(read_manifest(tmp_path / "test_manifest.json")) == 1
+
+
+def test_synth_digits_options_fill_every_config_field(monkeypatch, tmp_path):
+    from dataclasses import asdict
+
+    from ganglion_asr import cli
+
+    seen = {}
+
+    def fake(out_dir, config, **_):
+        seen["config"] = config
+        return {
+            k: dict.fromkeys(("train", "validation", "test"), 0 if k != "speakers" else [])
+            for k in ("counts", "hours", "speakers")
+        }
+
+    monkeypatch.setattr(synth_digits, "synthesize_digit_corpus", fake)
+    argv = ["synth-digits", str(tmp_path), "--num-test", "5", "--pitch", "10,20"]
+    argv += ["--holdout", "variant", "--voices", "en-us,en-gb", "--snr-db", "5,9"]
+    assert cli.main(argv) == 0
+    expected = asdict(DigitCorpusConfig())
+    expected.update(
+        num_test=5, pitch=(10, 20), holdout="variant", voices=["en-us", "en-gb"], snr_db=(5.0, 9.0)
+    )
+    assert asdict(seen["config"]) == expected

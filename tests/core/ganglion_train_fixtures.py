@@ -1,16 +1,24 @@
 """A tiny model and dataset for the training tests (importable by path from a config:
 ``_target_: ganglion_train_fixtures.TinyRegressor``; subprocess tests put this folder on
-PYTHONPATH)."""
+PYTHONPATH, as ``run_train`` does), and helpers to run ``ganglion train`` and read what it
+saved. tests/conftest.py puts this folder on sys.path, so every test folder can import it."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
 
+from ganglion.archive import ModelArchive
 from ganglion.model import ModelPT
+
+#: This folder: on PYTHONPATH in ``run_train``'s process, so configs can name these classes.
+FIXTURES_DIR = Path(__file__).resolve().parent
 
 #: Environment variable: SIGKILL the training process when this global step begins.
 KILL_AT_STEP_ENV = "GANGLION_TEST_KILL_AT_STEP"
@@ -65,3 +73,29 @@ class TinyRegressor(ModelPT):
     def test_step(self, batch, batch_idx):
         x, y = batch
         self.log("test_loss", torch.nn.functional.mse_loss(self(x), y))
+
+
+def run_train(
+    config_dir: Path,
+    config_name: str,
+    *overrides: str,
+    kill_at_step: int | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess:
+    """``ganglion train --config-path config_dir --config-name config_name *overrides`` in a
+    fresh process with this folder on PYTHONPATH; output captured as text. ``kill_at_step``:
+    the process SIGKILLs itself when that global step begins (see ``KILL_AT_STEP_ENV``)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FIXTURES_DIR), env.get("PYTHONPATH")]))
+    env.pop(KILL_AT_STEP_ENV, None)
+    if kill_at_step is not None:
+        env[KILL_AT_STEP_ENV] = str(kill_at_step)
+    command = [sys.executable, "-m", "ganglion", "train", "--config-path", str(config_dir),
+               "--config-name", config_name, *overrides]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def archived_weights(run_dir: Path, name: str) -> dict[str, torch.Tensor]:
+    """The weights of the ``.ganglion`` archive a run saved: run_dir/checkpoints/<name>.ganglion."""
+    with ModelArchive.open(run_dir / "checkpoints" / f"{name}.ganglion") as archive:
+        return archive.read_weights()

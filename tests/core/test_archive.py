@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -176,7 +177,7 @@ def test_weights_are_safetensors_that_the_reference_library_reads(tiny, tmp_path
         assert got.dtype == tensor.dtype and torch.equal(got, tensor), name
 
 
-def test_tied_weights_are_stored_once_and_restored_tied(tmp_path):
+def test_tied_weights_are_stored_once_and_restored_tied_and_trainable(tmp_path):
     class Tied(ModelPT):
         def __init__(self, cfg, trainer=None):
             super().__init__(cfg, trainer)
@@ -191,7 +192,10 @@ def test_tied_weights_are_stored_once_and_restored_tied(tmp_path):
         assert archive.weights_header().aliases == {"out.weight": "embed.weight"}
     restored = Tied.restore_from(path)
     assert restored.out.weight is restored.embed.weight
+    assert len(list(restored.parameters())) == 1
     assert torch.equal(restored.embed.weight, model.embed.weight)
+    restored.out.weight.sum().backward()
+    assert restored.embed.weight.grad is not None
 
 
 def test_save_is_atomic_an_interrupted_save_leaves_the_old_file(archive, tiny, monkeypatch):
@@ -303,8 +307,6 @@ def test_restore_reads_members_in_place_without_extracting(archive, monkeypatch,
 
 
 def test_only_an_unchanged_file_verified_before_skips_rehashing(archive, tmp_path, monkeypatch):
-    import shutil
-
     with ModelArchive.open(archive) as opened:
         assert opened.verified_before  # save_to hashed exactly what it wrote
     copy = tmp_path / "copy.ganglion"
@@ -421,6 +423,36 @@ def test_same_basename_artifacts_do_not_collide_and_equal_ones_are_stored_once(t
     assert len(manifest["artifacts"]) == 3
     restored = ModelPT.restore_from(path)
     assert [Path(p).read_text() for p in restored.paths] == ["english", "german", "english"]
+
+
+def test_equal_artifacts_under_different_names_share_one_cache_entry(tiny, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a.txt", "b.txt"):
+        (src / name).write_text("same")
+    both = Tiny({"dim": 4, "x": {"a": str(src / "a.txt"), "b": str(src / "b.txt")}})
+    only_b = Tiny({"dim": 4, "x": {"b": str(src / "b.txt")}})
+    only_a = Tiny({"dim": 4, "x": {"a": str(src / "a.txt")}})
+    for model in (both, only_b, only_a):
+        for key in model.cfg.x:
+            model.register_artifact(f"x.{key}", model.cfg.x[key])
+    paths = {
+        name: model.save_to(tmp_path / f"{name}.ganglion")
+        for name, model in (("both", both), ("only_b", only_b), ("only_a", only_a))
+    }
+    digest = hashlib.sha256(b"same").hexdigest()
+    cached = tmp_path / "cache" / "artifacts" / digest
+    for _ in range(2):  # unpacked, then found in the cache
+        restored = ModelPT.restore_from(paths["both"])
+        assert restored.cfg.x.a == str(cached / "a.txt")
+        assert restored.cfg.x.b == str(cached / "b.txt")
+        assert Path(restored.cfg.x.a).read_text() == Path(restored.cfg.x.b).read_text() == "same"
+    shutil.rmtree(tmp_path / "cache" / "artifacts")
+    # across archives: the content's directory exists, holding the other name
+    assert ModelPT.restore_from(paths["only_b"]).cfg.x.b == str(cached / "b.txt")
+    assert ModelPT.restore_from(paths["only_a"]).cfg.x.a == str(cached / "a.txt")
+    assert sorted(p.name for p in cached.iterdir()) == ["a.txt", "b.txt"]
+    assert not [p for p in cached.parent.iterdir() if p.name.startswith(".")]  # no temp dirs
 
 
 def test_optional_missing_artifacts_give_none_and_required_ones_an_error(tmp_path):
@@ -784,6 +816,26 @@ def test_info_reports_a_corrupt_member_and_refuses_a_hostile_archive(archive, tm
     )
     assert main(["info", str(hostile)]) == 2
     assert "member 'link' is a symbolic link" in capsys.readouterr().err
+
+
+def test_a_file_that_cannot_be_read_is_an_archive_error_not_a_traceback(
+    archive, monkeypatch, capsys
+):
+    from ganglion import archive as archive_module
+
+    def denied(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(archive_module, "open", denied, raising=False)
+        with pytest.raises(ArchiveError, match=f"cannot read {archive}: .*Permission denied"):
+            ModelArchive.open(archive)
+        assert main(["info", str(archive)]) == 2
+        assert f"cannot read {archive}" in capsys.readouterr().err
+    unreadable = Path("/proc/self/mem")  # a regular file whose first bytes give EIO
+    if unreadable.is_file():
+        with pytest.raises(ArchiveError, match=f"cannot read {unreadable}: .*Input/output"):
+            ModelArchive.open(unreadable)
 
 
 def test_info_does_not_import_torch(archive):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch.utils.data import IterableDataset, TensorDataset
+from torch.utils.data import BatchSampler, IterableDataset, TensorDataset
 
 from ganglion.data import ResumableSampler, resumable_dataloader
 
@@ -83,3 +83,37 @@ def test_iterable_datasets_cannot_be_shuffled_by_the_loader():
     assert [int(x) for x in resumable_dataloader(Stream())] == [0, 1, 2, 3, 4]
     with pytest.raises(TypeError, match="needs a sized, map-style dataset"):
         ResumableSampler(Stream())
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_a_custom_batch_sampler_wraps_the_resumable_sampler_and_resumes(num_workers):
+    def loader():
+        return resumable_dataloader(
+            dataset(),
+            shuffle=True,
+            seed=7,
+            num_workers=num_workers,
+            batch_sampler=lambda sampler: BatchSampler(sampler, 3, drop_last=True),
+        )
+
+    first = loader()
+    assert isinstance(first.batch_sampler.sampler, ResumableSampler)
+    first.batch_sampler.sampler.set_epoch(2)
+    iterator = iter(first)
+    seen = [next(iterator)[0].tolist() for _ in range(4)]
+    state = first.state_dict()
+    rest = [b[0].tolist() for b in iterator]
+    assert len(seen + rest) == 13  # drop_last is the batch sampler's: 40 // 3
+
+    restarted = loader()
+    # Lightning sets the checkpoint's epoch, then the loader skips the batches it had yielded
+    restarted.batch_sampler.sampler.set_epoch(2)
+    restarted.load_state_dict(state)
+    assert batches(restarted) == rest
+
+
+def test_batch_size_and_drop_last_belong_to_a_custom_batch_sampler():
+    with pytest.raises(ValueError, match="pass them to the batch sampler"):
+        resumable_dataloader(
+            dataset(), batch_size=4, batch_sampler=lambda s: BatchSampler(s, 4, False)
+        )

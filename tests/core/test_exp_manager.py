@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import importlib.util
+import os
 import re
+import stat
 import types
 import warnings
 from pathlib import Path
@@ -80,11 +83,26 @@ def test_run_dir_loggers_checkpoints_and_run_files(tmp_path):
     assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
 
 
-def test_runs_started_in_the_same_second_get_their_own_version(tmp_path):
+def test_runs_started_in_the_same_second_get_their_own_version(tmp_path, monkeypatch):
+    module = importlib.import_module("ganglion.exp_manager")  # the package's name is the function
+    stamp = "2024-05-01_12-30-00"  # every call in the same second
+    monkeypatch.setattr(module, "time", types.SimpleNamespace(strftime=lambda *_: stamp))
     cfg = {"exp_dir": str(tmp_path), "name": "exp", "create_tensorboard_logger": False}
     first = exp_manager(bare_trainer(), cfg)
     second = exp_manager(bare_trainer(), cfg)
-    assert first != second and first.parent == second.parent
+    assert first == tmp_path / "exp" / stamp
+    assert second == tmp_path / "exp" / f"{stamp}_1"
+
+
+def test_run_files_and_checkpoints_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        log_dir = exp_manager(bare_trainer(), {"exp_dir": str(tmp_path)}, run_config={"a": 1})
+        AtomicCheckpointIO().save_checkpoint({"step": 1}, log_dir / "checkpoints" / "x.ckpt")
+    finally:
+        os.umask(old)
+    for path in ("config.yaml", "versions.json", "checkpoints/x.ckpt"):
+        assert stat.S_IMODE((log_dir / path).stat().st_mode) == 0o644, path
 
 
 def test_counter_versions_and_explicit_version(tmp_path):
@@ -145,6 +163,10 @@ def test_trainer_with_its_own_logger_or_checkpointing_is_refused(tmp_path):
         (
             {"checkpoint_callback_params": {"train_time_interval": "soon"}},
             r"train_time_interval must look like 'HH:MM:SS'",
+        ),
+        (
+            {"files_to_copy": ["no/such/notes.txt"]},
+            r"exp_manager\.files_to_copy\[0\]: no file at 'no/such/notes.txt'",
         ),
     ],
 )
@@ -216,7 +238,8 @@ def _tensorboard_restarts(log_dir: Path) -> list[int]:
     return steps
 
 
-def test_archive_holds_the_best_checkpoint_weights(tmp_path, monkeypatch):
+@pytest.mark.parametrize("archive", [True, False])
+def test_model_and_archive_hold_the_best_checkpoint_weights(tmp_path, monkeypatch, archive):
     monkeypatch.setenv("PL_GLOBAL_SEED", "0")  # the data order (an earlier test may seed)
     torch.manual_seed(0)
     build = tiny_model(optim={"name": "sgd", "lr": 1.0})  # too large: val_loss rises again
@@ -227,20 +250,40 @@ def test_archive_holds_the_best_checkpoint_weights(tmp_path, monkeypatch):
             "exp_dir": str(tmp_path),
             "name": "exp",
             "create_tensorboard_logger": False,
-            "checkpoint_callback_params": {"save_top_k": 1},
+            "checkpoint_callback_params": {
+                "save_top_k": 1,
+                "save_ganglion_on_train_end": archive,
+            },
         },
     )
     model = build(trainer)
     trainer.fit(model)
     checkpoint = trainer.checkpoint_callback
     best = torch.load(checkpoint.best_model_path, weights_only=False)["state_dict"]
-    with ModelArchive.open(checkpoint.saved_archive) as archive:
-        packed = archive.read_weights()
     last = torch.load(Path(checkpoint.dirpath) / "last.ckpt", weights_only=False)["state_dict"]
     assert not all(torch.equal(last[k], best[k]) for k in best)  # the best is not the last
+    assert all(torch.equal(model.state_dict()[k], best[k]) for k in best)  # in memory
+    if not archive:
+        assert checkpoint.saved_archive is None
+        assert not list(Path(checkpoint.dirpath).glob("*.ganglion"))
+        return
+    with ModelArchive.open(checkpoint.saved_archive) as packed_archive:
+        packed = packed_archive.read_weights()
     assert packed.keys() == best.keys()
     assert all(torch.equal(packed[k], best[k]) for k in best)
-    assert all(torch.equal(model.state_dict()[k], best[k]) for k in best)  # in memory too
+
+
+def test_an_archive_left_by_an_earlier_run_is_not_reported(tmp_path):
+    trainer = bare_trainer(max_steps=2)
+    log_dir = exp_manager(trainer, {"exp_dir": str(tmp_path), "name": "exp"})
+    stale = log_dir / "checkpoints" / "exp.ganglion"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"from an earlier run")
+    model = tiny_model()(trainer)
+    model.save_to = None  # nothing to package this time
+    with pytest.warns(UserWarning, match="has no save_to"):
+        trainer.fit(model)
+    assert trainer.checkpoint_callback.saved_archive is None
 
 
 # -- building blocks ------------------------------------------------------------------------------

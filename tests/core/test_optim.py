@@ -31,17 +31,12 @@ from ganglion.optim import (
     resolve_group_overrides,
     scheduler_params,
 )
-from ganglion.plugins import PluginManager, use_plugin_manager
 
 TORCH_OPTIMIZERS = ["sgd", "adam", "adamw", "adadelta", "adamax", "adagrad", "rmsprop", "rprop"]
 TORCH_SCHEDULERS = ["StepLR", "ExponentialLR", "ReduceLROnPlateau", "CyclicLR"]
 
-
-@pytest.fixture(autouse=True)
-def core_only():
-    """The core's built-ins and in-process plugins only, whatever is installed."""
-    with use_plugin_manager(PluginManager(entry_points=False)) as manager:
-        yield manager
+# the core's built-ins and in-process plugins only, whatever is installed
+pytestmark = pytest.mark.usefixtures("ganglion_plugins_isolated")
 
 
 def regression(seed: int = 0):
@@ -208,6 +203,19 @@ def test_scheduler_keys_are_checked_against_the_chosen_scheduler():
 def test_errors_use_the_key_the_caller_gives():
     with pytest.raises(ConfigError, match=r"encoder\.optim\.lr is required"):
         build_optimizer(torch.nn.Linear(2, 1), {"name": "sgd"}, key="encoder.optim")
+    with pytest.raises(UnknownNameError, match=r"'adamx' \(encoder\.optim\.name\)"):
+        optimizer_params("adamx", key="encoder.optim.name")
+    with pytest.raises(UnknownNameError, match=r"'StepLRR' \(encoder\.optim\.sched\.name\)"):
+        scheduler_params("StepLRR", key="encoder.optim.sched.name")
+    with pytest.raises(ConfigError, match=r"encoder\.optim\.sched\.name is required"):
+        scheduler_params(None, key="encoder.optim.sched.name")
+
+
+def test_an_error_inside_a_config_node_names_its_full_key_once():
+    cfg = OmegaConf.create({"model": {"optim": {"name": "adam", "lr": "${missing}"}}})
+    with pytest.raises(ConfigError) as err:
+        build_optimizer(torch.nn.Linear(2, 1), cfg.model.optim)
+    assert str(err.value).startswith("model.optim.lr: Interpolation key 'missing' not found")
 
 
 # -- torch's schedulers ------------------------------------------------------------------------
@@ -395,8 +403,8 @@ class ThirdPartyPlugin:
         register("halfsgd", HalfSGD, params=HalfSGDParams)
 
 
-def test_a_third_party_plugin_optimizer_is_usable_from_a_config(core_only):
-    core_only.register(ThirdPartyPlugin(), name="halfsgd-plugin")
+def test_a_third_party_plugin_optimizer_is_usable_from_a_config(ganglion_plugins_isolated):
+    ganglion_plugins_isolated.register(ThirdPartyPlugin(), name="halfsgd-plugin")
     cfg = OmegaConf.create({"model": {"optim": {"name": "halfsgd", "lr": 0.2}}})
     optimizer = build_optimizer(torch.nn.Linear(2, 1), cfg.model.optim)
     assert isinstance(optimizer, HalfSGD)
@@ -572,6 +580,16 @@ def test_command_line_forms_of_the_seed_compose_a_buildable_config():
     assert isinstance(optimizer, torch.optim.AdamW)
     assert optimizer.param_groups[0]["betas"] == (0.8, 0.5)
     assert "monitor" not in sched  # only plateau schedulers hand Lightning a monitor
+
+
+def test_a_preset_keeps_what_keep_on_preset_names(monkeypatch):
+    from ganglion import optim
+
+    base = OmegaConf.create(SEED_YAML).optim
+    assert optim.KEEP_ON_PRESET == {"model/optim": ("sched",)}
+    assert "sched" in compose_optim_config(["model.optim=sgd"], base=base)
+    monkeypatch.setitem(optim.KEEP_ON_PRESET, "model/optim", ())
+    assert "sched" not in compose_optim_config(["model.optim=sgd"], base=base)
 
 
 def test_overrides_without_a_preset_edit_the_base():

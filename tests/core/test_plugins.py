@@ -1,5 +1,6 @@
 """The plugin manager: built-ins, in-process plugins, isolation of broken ones, env switches."""
 
+import subprocess
 import sys
 import types
 
@@ -9,6 +10,7 @@ import ganglion
 from ganglion import hookimpl
 from ganglion.errors import DuplicateNameError, UnknownNameError
 from ganglion.plugins import PluginInfo, PluginManager, get_plugin_manager, use_plugin_manager
+from ganglion.registry import singular
 
 
 def make_plugin(name, **hooks):
@@ -32,11 +34,14 @@ def test_builtins_register_torch_optimizers_through_the_hooks():
 
 
 def test_no_manager_exists_until_asked_for():
-    from ganglion import plugins
-
-    assert plugins._current is None  # the conftest resets it; importing filled nothing
-    manager = get_plugin_manager()
-    assert get_plugin_manager() is manager
+    # in a fresh process: here the conftest resets the current manager before each test
+    code = (
+        "import ganglion, ganglion.plugins\n"
+        "assert ganglion.plugins._current is None, 'importing created a plugin manager'\n"
+        "manager = ganglion.plugins.get_plugin_manager()\n"
+        "assert ganglion.plugins.get_plugin_manager() is manager\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_in_process_plugin_registers_with_its_name_as_provider(ganglion_plugins_isolated):
@@ -131,14 +136,16 @@ def test_use_plugin_manager_restores_the_previous_one():
     assert get_plugin_manager() is outer
 
 
-def test_importing_ganglion_and_listing_import_no_torch():
-    import subprocess
-
-    code = (
-        "import sys, ganglion\n"
-        "from ganglion.plugins import get_plugin_manager\n"
-        "get_plugin_manager().describe(include_builtins=True)\n"
-        "print('torch' in sys.modules)\n"
+def test_runtime_register_functions_are_named_after_their_kind():
+    assert ganglion.plugins.register_element_type.__name__ == "register_element_type"
+    assert ganglion.plugins.register_element_type.__doc__.startswith(
+        "Register an element type by name at run time"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert ganglion.plugins.register_module.__doc__.startswith("Register a module by name")
+    assert ganglion.plugins.register_loss.__name__ == "register_loss"
+    assert ganglion.plugins.register_loss.__doc__.startswith("Register a loss by name")
+    assert [singular(k) for k in ("losses", "optimizers", "artifact_handlers")] == [
+        "loss",
+        "optimizer",
+        "artifact handler",
+    ]

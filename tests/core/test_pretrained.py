@@ -184,7 +184,8 @@ def test_download_verifies_shows_progress_and_reuses_the_cache_offline(server, c
     assert path.read_bytes() == PAYLOAD
     assert path.is_relative_to(cache_dir()) and path.name == "m.ganglion"
     assert "100k" in capsys.readouterr().err.replace(" ", "").lower()  # tqdm's bar
-    server.httpd.shutdown()  # no network from now on
+    server.httpd.shutdown()  # no network from now on: a request is refused at once
+    server.httpd.server_close()
     assert download(url, sha256=_sha(PAYLOAD)) == path
     assert len(server.requests) == 1
 
@@ -250,6 +251,7 @@ def test_from_pretrained_takes_a_catalogue_name_served_over_http(server, packed)
     restored = Net.from_pretrained("net-v1")
     assert torch.equal(restored.linear.weight, model.linear.weight)
     server.httpd.shutdown()
+    server.httpd.server_close()  # a request would be refused at once, not hang
     again = ModelPT.from_pretrained("net-v1")  # from the cache, no network
     assert torch.equal(again.linear.weight, model.linear.weight)
 

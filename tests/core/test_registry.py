@@ -82,3 +82,31 @@ def test_find_by_target_matches_object_or_path():
     assert reg.find_by_target(OrderedDict).name == "od"
     assert reg.find_by_target("collections:OrderedDict").name == "od"
     assert reg.find_by_target(dict) is None
+
+
+def test_locate_imports_colon_and_dotted_paths_and_reports_what_is_missing(tmp_path, monkeypatch):
+    from collections import OrderedDict
+    from email.mime.text import MIMEText
+
+    from ganglion.registry import locate
+
+    assert locate("collections:OrderedDict") is OrderedDict
+    assert locate("collections.OrderedDict") is OrderedDict
+    assert locate("email.mime.text.MIMEText") is MIMEText  # a submodule, not an attribute
+    assert locate("email.mime.text:MIMEText.as_string") is MIMEText.as_string
+    for bad in ("OrderedDict", "collections..OrderedDict", ".collections", "collections:"):
+        with pytest.raises(ValueError, match="must look like|is not an import path"):
+            locate(bad)
+    with pytest.raises(ModuleNotFoundError, match="No module named 'ganglion_no_such_pkg'"):
+        locate("ganglion_no_such_pkg.mod.Thing")
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        locate("collections.Nope")
+    # a module that exists but lacks a dependency: that is the error, not "not found"
+    (tmp_path / "ganglion_needs_dep.py").write_text("import ganglion_missing_dep\nclass X: ...\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError, match="No module named 'ganglion_missing_dep'"):
+        locate("ganglion_needs_dep.X")
+    # ...also when the missing name shares the module's prefix
+    (tmp_path / "ganglion_dep_user.py").write_text("import ganglion_dep\nclass X: ...\n")
+    with pytest.raises(ModuleNotFoundError, match="No module named 'ganglion_dep'"):
+        locate("ganglion_dep_user.X")

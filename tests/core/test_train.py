@@ -15,11 +15,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ganglion_train_fixtures import RegressionDataset
+from pytorch_lightning import Callback
+from torch.utils.data import IterableDataset
 
 import ganglion
 from ganglion import hookimpl
 from ganglion.errors import ConfigError
-from ganglion.train import compose_config, run_argv, validate_config
+from ganglion.train import compose_config, run_argv, train, validate_config
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -226,7 +229,7 @@ def test_missing_config_name_and_path_are_errors(conf, capsys):
     assert "--config-path: no directory" in capsys.readouterr().err
 
 
-def test_validate_config_requires_a_model(tmp_path):
+def test_validate_config_requires_a_model():
     cfg = compose_config(None, [])
     with pytest.raises(ConfigError, match="no model section"):
         validate_config(cfg)
@@ -300,6 +303,37 @@ def test_train_in_bf16_mixed_precision_on_cpu(conf, capsys):
     assert (runs_dir(conf) / "tiny" / "bf16" / "checkpoints" / "tiny.ganglion").is_file()
 
 
+class StreamDataset(IterableDataset):
+    """A dataset without len(), iterated to its end."""
+
+    def __init__(self, size: int = 16) -> None:
+        self.items = RegressionDataset(size=size, seed=2)
+
+    def __iter__(self):
+        return (self.items[i] for i in range(len(self.items)))
+
+
+def test_a_test_set_without_len_is_tested(tmp_path):
+    cfg = tiny_config(tmp_path / "runs", trainer={"fast_dev_run": True})
+    cfg["model"]["test_ds"] = {"_target_": f"{__name__}.StreamDataset", "batch_size": 8}
+    result = train(cfg)
+    assert result.test_results and "test_loss" in result.test_results[0]
+
+
+class CountingCallback(Callback):
+    built = 0
+
+    def __init__(self) -> None:
+        type(self).built += 1
+
+
+def test_a_job_builds_its_trainer_objects_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(CountingCallback, "built", 0)
+    callbacks = [{"_target_": f"{__name__}.CountingCallback"}]
+    train(tiny_config(tmp_path / "runs", trainer={"fast_dev_run": True, "callbacks": callbacks}))
+    assert CountingCallback.built == 1
+
+
 def test_multirun_sweep_trains_each_combination(conf, capsys):
     status = run_argv(
         [
@@ -319,6 +353,28 @@ def test_multirun_sweep_trains_each_combination(conf, capsys):
     )
     assert lrs == [0.01, 0.1]
     assert list((runs_dir(conf) / "multirun").glob("*/multirun.yaml"))  # Hydra's sweep record
+
+
+def test_multirun_sweep_dir_from_the_yaml_wins(conf, capsys):
+    cfg = yaml.safe_load((conf / "tiny.yaml").read_text())
+    cfg["hydra"] = {"sweep": {"dir": str(conf.parent / "sweeps")}}
+    (conf / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+    argv = ["--config-path", str(conf), "--config-name", "tiny", "-m", "model.optim.lr=0.1"]
+    assert run_argv(argv) == 0, capsys.readouterr().err
+    assert (conf.parent / "sweeps" / "multirun.yaml").is_file()
+    assert not (runs_dir(conf) / "multirun").exists()
+    assert len(list((runs_dir(conf) / "tiny").iterdir())) == 1
+
+
+def test_multirun_sweep_dir_follows_exp_dir_with_a_tilde(conf, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)  # a "~" folder taken literally would appear here
+    argv = ["--config-path", str(conf), "--config-name", "tiny", "-m", "model.optim.lr=0.1",
+            "exp_manager.exp_dir='~/runs'"]  # fmt: skip
+    assert run_argv(argv) == 0, capsys.readouterr().err
+    assert list((tmp_path / "home" / "runs" / "multirun").glob("*/multirun.yaml"))
+    assert len(list((tmp_path / "home" / "runs" / "tiny").iterdir())) == 1
+    assert not (tmp_path / "~").exists()
 
 
 def test_yaml_may_set_any_trainer_argument(conf):

@@ -338,6 +338,115 @@ def test_an_output_keeps_a_more_precise_type_it_already_carries():
     assert Passthrough()(mel).neural_type.elements_type == MelSpectro()
 
 
+def test_an_output_port_with_sizes_keeps_the_type_of_an_input_returned_unchanged():
+    class Identity(NeuralModule):
+        @property
+        def output_types(self):
+            return {"y": NeuralType("B=2,T:ChannelType")}
+
+        @typecheck()
+        def forward(self, x):
+            return x
+
+    declared = NeuralType("B=2,T:ChannelType")
+    encoded = NeuralType("B,T:EncodedRepresentation")  # a kind of ChannelType, no sizes
+    x = torch.randn(2, 5)
+    x.neural_type = encoded
+    assert Identity()(x) is x and x.neural_type is encoded  # the caller's tensor keeps it
+    # what the port does not accept, and untyped tensors, get the port's type
+    logits = torch.randn(2, 5)
+    logits.neural_type = NeuralType("B,T:LogitsType")
+    assert Identity()(logits).neural_type is declared
+    assert Identity()(torch.randn(2, 5)).neural_type is declared
+    # the declared sizes are still checked on the tensor itself
+    wrong = torch.randn(3, 5)
+    wrong.neural_type = encoded
+    error = _error(Identity(), wrong)
+    assert error.result == R.DIM_INCOMPATIBLE and error.port == "y"
+    assert wrong.neural_type is encoded
+
+
+def test_a_neural_type_attribute_that_is_not_a_neural_type():
+    x = torch.randn(2, 4, 6)
+    x.neural_type = "B,D,T:Spectro"  # a string, not NeuralType("B,D,T:Spectro")
+    error = _error(Encoder(), x, torch.tensor([6, 6]))
+    assert error.port == "audio_signal" and str(error).endswith(
+        "INCOMPATIBLE: the tensor's neural_type attribute is 'B,D,T:Spectro', not a NeuralType"
+    )
+    # on an output, the port's type replaces it
+    out = torch.randn(2, 4, 6)
+    out.neural_type = "B,D,T"
+    spec = NeuralType(("B", "D", "T"), Spectro())
+    assert Passthrough()(spectrogram(), out)[1].neural_type is spec
+
+
+class Passthrough(NeuralModule):
+    @property
+    def output_types(self):
+        spec = NeuralType(("B", "D", "T"), Spectro())
+        return {"spec": spec, "other": spec}
+
+    @typecheck()
+    def forward(self, spec, other):
+        return spec, other
+
+
+def test_a_malformed_port_declaration_names_its_owner_and_port():
+    class Bad(NeuralModule):
+        @property
+        def output_types(self):
+            return {"y": [NeuralType("B"), NeuralType("B")]}
+
+        @typecheck()
+        def forward(self, x):
+            return x
+
+    error = _error(Bad(), torch.randn(2))
+    assert (error.owner, error.port) == ("Bad.forward", "y")
+    assert str(error).startswith(
+        "Bad.forward: output port 'y': a list port type holds exactly one NeuralType"
+    )
+
+
+def test_decorator_types_are_parsed_once_and_port_properties_read_per_object(monkeypatch):
+    typecheck_module = sys.modules["ganglion.typecheck"]  # ganglion.typecheck is the class
+    parsed = []
+    parse = typecheck_module.parse_port_type
+
+    def counting_parse(text, **kwargs):
+        parsed.append(text)
+        return parse(text, **kwargs)
+
+    monkeypatch.setattr(typecheck_module, "parse_port_type", counting_parse)
+
+    class Scorer(torch.nn.Module):
+        @typecheck(input_types={"x": "B,D:ChannelType"}, output_types={"y": "B:LogitsType"})
+        def forward(self, x):
+            return x.sum(-1)
+
+    for _ in range(3):
+        assert Scorer()(torch.randn(2, 3)).neural_type is NeuralType("B:LogitsType")
+    assert parsed == ["B,D:ChannelType", "B:LogitsType"]
+    assert _error(Scorer(), torch.randn(2)).port == "x"
+
+    class Sized(NeuralModule):  # ports that depend on the instance
+        def __init__(self, dim):
+            super().__init__()
+            self.dim = dim
+
+        @property
+        def input_types(self):
+            return {"x": NeuralType(f"B,D={self.dim}")}
+
+        @typecheck()
+        def forward(self, x):
+            return x
+
+    Sized(3)(torch.randn(2, 3))
+    Sized(4)(torch.randn(2, 4))
+    assert _error(Sized(4), torch.randn(2, 3)).result == R.DIM_INCOMPATIBLE
+
+
 # -- decorator forms and the other kinds of modules -----------------------------------------
 def test_types_declared_on_the_decorator_as_strings_and_bare_decorator():
     class Scorer(torch.nn.Module):

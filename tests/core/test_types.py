@@ -30,6 +30,7 @@ from ganglion.types import (
     LossType,
     NeuralType,
     NeuralTypeComparisonResult,
+    NeuralTypeError,
     NeuralTypeSyntaxError,
     VoidType,
     check_connection,
@@ -412,6 +413,17 @@ def test_core_element_types_are_registered_by_name(ganglion_plugins_isolated):
     assert set(registry.names()) == {cls.__name__ for cls in CORE_ELEMENT_TYPES}
 
 
+def test_the_element_types_plugin_imports_its_types_only_when_its_hook_runs():
+    code = (
+        "import sys, ganglion._builtin.element_types\n"
+        "assert 'ganglion.types' not in sys.modules, 'types imported by the plugin module'\n"
+        "from ganglion.plugins import PluginManager\n"
+        "PluginManager(entry_points=False).registry('element_types')\n"
+        "assert 'torch' not in sys.modules, 'torch imported by the hook'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_importing_the_types_does_not_import_torch():
     code = "import sys, ganglion.types; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -452,6 +464,16 @@ def test_check_connection_without_tensors():
     )
     unchecked = check_connection(_Untyped(), "x", _Decoder(), "encoder_output")
     assert unchecked == (R.UNCHECKED, "_Untyped declares no output types") and not unchecked.ok
+
+
+def test_check_connection_names_the_class_and_port_of_a_malformed_declaration():
+    class Broken:
+        output_types = {"outputs": [NeuralType("B"), NeuralType("B")]}
+
+    with pytest.raises(NeuralTypeError) as info:
+        check_connection(Broken(), "outputs", _Decoder(), "encoder_output")
+    assert (info.value.owner, info.value.port) == ("Broken", "outputs")
+    assert str(info.value).startswith("Broken: output port 'outputs': a list port type holds")
 
 
 def test_check_connection_unknown_port_lists_the_ports():

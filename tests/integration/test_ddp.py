@@ -8,18 +8,13 @@ must start clean (no process group or launcher variables left over)."""
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
 import yaml
+from ganglion_train_fixtures import archived_weights, run_train
 
-from ganglion.archive import ModelArchive
-
-FIXTURES_DIR = Path(__file__).parents[1] / "core"  # ganglion_train_fixtures.py
-FIXTURES = "ganglion_train_fixtures"
+FIXTURES = "ganglion_train_fixtures"  # tests/core, on sys.path (tests/conftest.py)
 
 
 def write_config(folder: Path) -> None:
@@ -56,18 +51,6 @@ def write_config(folder: Path) -> None:
     (variants / "single.yaml").write_text("# @package _global_\n" + yaml.safe_dump(single))
 
 
-def train(folder: Path, *overrides: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(FIXTURES_DIR)}
-    command = [sys.executable, "-m", "ganglion", "train", "--config-path", str(folder),
-               "--config-name", "ddp", *overrides]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-
-
-def weights(run_dir: Path, name: str) -> dict[str, torch.Tensor]:
-    with ModelArchive.open(run_dir / "checkpoints" / f"{name}.ganglion") as archive:
-        return archive.read_weights()
-
-
 def train_steps(run_dir: Path) -> list[int]:
     with open(run_dir / "csv" / "metrics.csv", newline="") as f:
         return [int(r["step"]) for r in csv.DictReader(f) if r.get("train_loss")]
@@ -75,7 +58,7 @@ def train_steps(run_dir: Path) -> list[int]:
 
 def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     write_config(tmp_path)
-    sweep = train(tmp_path, "-m", "+variant=ddp,single")
+    sweep = run_train(tmp_path, "ddp", "-m", "+variant=ddp,single")
     assert sweep.returncode == 0, sweep.stderr[-3000:]
 
     ddp_runs = list((tmp_path / "runs" / "ddp").iterdir())
@@ -84,7 +67,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     (single_dir,) = (tmp_path / "runs" / "single").iterdir()
     assert train_steps(ddp_dir) == train_steps(single_dir) == list(range(8))  # 4 steps an epoch
 
-    a, b = weights(ddp_dir, "ddp"), weights(single_dir, "single")
+    a, b = archived_weights(ddp_dir, "ddp"), archived_weights(single_dir, "single")
     assert a.keys() == b.keys()
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)

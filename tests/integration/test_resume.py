@@ -5,19 +5,14 @@ same optimizer and scheduler state, same logged losses (CPU, seeded)."""
 from __future__ import annotations
 
 import csv
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
 import yaml
+from ganglion_train_fixtures import archived_weights, run_train
 
-from ganglion.archive import ModelArchive
-
-FIXTURES_DIR = Path(__file__).parents[1] / "core"  # ganglion_train_fixtures.py
-FIXTURES = "ganglion_train_fixtures"
+FIXTURES = "ganglion_train_fixtures"  # tests/core, on sys.path (tests/conftest.py)
 STEPS_PER_EPOCH = 8  # 64 samples, batch 8
 
 
@@ -56,13 +51,7 @@ def write_config(folder: Path) -> None:
 
 
 def train(folder: Path, name: str, *, kill_at_step: int | None = None):
-    env = {**os.environ, "PYTHONPATH": str(FIXTURES_DIR)}
-    env.pop("GANGLION_TEST_KILL_AT_STEP", None)
-    if kill_at_step is not None:
-        env["GANGLION_TEST_KILL_AT_STEP"] = str(kill_at_step)
-    command = [sys.executable, "-m", "ganglion", "train", "--config-path", str(folder),
-               "--config-name", "resume", f"exp_manager.name={name}"]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    return run_train(folder, "resume", f"exp_manager.name={name}", kill_at_step=kill_at_step)
 
 
 def logged(run_dir: Path) -> dict[tuple[str, int], float]:
@@ -74,11 +63,6 @@ def logged(run_dir: Path) -> dict[tuple[str, int], float]:
                     assert (key, int(row["step"])) not in values, f"{key} logged twice"
                     values[(key, int(row["step"]))] = float(value)
     return values
-
-
-def archived_weights(run_dir: Path, name: str) -> dict[str, torch.Tensor]:
-    with ModelArchive.open(run_dir / "checkpoints" / f"{name}.ganglion") as archive:
-        return archive.read_weights()
 
 
 def same_tensors(a, b) -> bool:

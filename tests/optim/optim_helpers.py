@@ -42,3 +42,26 @@ def lr_curve(optimizer, scheduler, steps: int, group: int = 0) -> list[float]:
 
 def one_param(*values: float) -> torch.nn.Parameter:
     return torch.nn.Parameter(torch.tensor(values, dtype=torch.float64))
+
+
+def ops_during(fn) -> list[str]:
+    """The aten operators ``fn()`` runs, in order (e.g. ``'aten.where.self'``)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Record(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ops: list[str] = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops.append(str(func))
+            return func(*args, **(kwargs or {}))
+
+    with Record() as record:
+        fn()
+    return record.ops
+
+
+#: The operator of a tensor made from Python data (``torch.tensor``, ``new_tensor``): on a GPU,
+#: a host-to-device copy.
+FROM_HOST_DATA = "aten.lift_fresh.default"

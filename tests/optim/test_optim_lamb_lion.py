@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from optim_helpers import one_param, regression, train
+from optim_helpers import FROM_HOST_DATA, one_param, ops_during, regression, train
 
 import ganglion
 from ganglion.errors import ConfigError
@@ -52,6 +52,23 @@ def test_lamb_zero_weights_take_the_plain_step():
     w = one_param(0.0, 0.0)  # no weight norm to trust: ratio 1
     step_once(Lamb, w, [1.0, -2.0], lr=0.1, eps=0.0)
     assert w.tolist() == pytest.approx([-0.1, 0.1], abs=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_lamb_steps_make_no_tensor_from_host_data_and_keep_the_dtype(dtype):
+    # one tensor takes the trust ratio, the other (zero weights) the plain step of ratio 1
+    w = torch.nn.Parameter(torch.tensor([3.0, 4.0], dtype=dtype))
+    z = torch.nn.Parameter(torch.zeros(2, dtype=dtype))
+    opt = Lamb([w, z], lr=0.1, eps=0.0)
+    w.grad = torch.tensor([1.0, 2.0], dtype=dtype)
+    z.grad = torch.tensor([1.0, -2.0], dtype=dtype)
+    ops = ops_during(opt.step)
+    # on a GPU such a tensor is a host-to-device copy per parameter per step
+    assert FROM_HOST_DATA not in ops
+    assert w.dtype == z.dtype == dtype
+    shift = 0.1 * 5 / math.sqrt(2)
+    assert w.tolist() == pytest.approx([3 - shift, 4 - shift], rel=1e-2)
+    assert z.tolist() == pytest.approx([-0.1, 0.1], rel=1e-2)
 
 
 def test_lion_moves_by_the_sign_of_the_interpolated_momentum():

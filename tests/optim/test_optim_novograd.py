@@ -11,7 +11,7 @@ import math
 
 import pytest
 import torch
-from optim_helpers import one_param, regression, train
+from optim_helpers import FROM_HOST_DATA, one_param, ops_during, regression, train
 
 from ganglion.optim import build_optimizer, optimizer_params
 from ganglion_optim.novograd import Novograd, NovogradParams
@@ -89,6 +89,46 @@ def test_layerwise_update_clipping_bounds_the_step_by_the_trust_ratio():
     # a learning rate below the trust bound is used as is
     small = run(one_param(3.0, 4.0), [[3.0, 4.0]], lr=0.01, luc=True, luc_trust=0.01)
     assert small[0] == pytest.approx([3 - 0.01 * 0.6, 4 - 0.01 * 0.8], abs=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_layerwise_update_clipping_makes_no_tensor_from_host_data_and_keeps_the_dtype(dtype):
+    # |w| = 5, m = [0.6, 0.8]: step min(0.1, 0.01 * 5) = 0.05; zero weights: the plain lr
+    w = torch.nn.Parameter(torch.tensor([3.0, 4.0], dtype=dtype))
+    z = torch.nn.Parameter(torch.zeros(2, dtype=dtype))
+    opt = Novograd([w, z], lr=0.1, eps=0.0, luc=True, luc_trust=0.01)
+    w.grad = torch.tensor([3.0, 4.0], dtype=dtype)
+    z.grad = torch.tensor([3.0, -4.0], dtype=dtype)
+    ops = ops_during(opt.step)
+    # on a GPU such a tensor is a host-to-device copy per parameter per step
+    assert FROM_HOST_DATA not in ops
+    assert w.dtype == z.dtype == dtype
+    assert w.tolist() == pytest.approx([3 - 0.05 * 0.6, 4 - 0.05 * 0.8], rel=1e-2)
+    assert z.tolist() == pytest.approx([-0.1 * 0.6, 0.1 * 0.8], rel=1e-2)
+
+
+def test_amsgrad_allocates_its_moment_once_also_when_switched_on_later(monkeypatch):
+    w = one_param(1.0, 2.0)
+    opt = Novograd([w], lr=0.1, betas=(0.5, 0.9), eps=0.0)
+    w.grad = torch.tensor([3.0, 4.0], dtype=w.dtype)
+    opt.step()  # without amsgrad: no largest moment kept
+    assert "max_exp_avg_sq" not in opt.state[w]
+    opt.param_groups[0]["amsgrad"] = True
+    w.grad = torch.tensor([0.0, 2.0], dtype=w.dtype)
+    opt.step()  # v = 22.9 is the largest seen since amsgrad was switched on
+    kept = opt.state[w]["max_exp_avg_sq"]
+    assert kept.item() == pytest.approx(22.9) and kept.dtype == torch.float64
+    allocations = []
+    zeros_like = torch.zeros_like
+    monkeypatch.setattr(
+        torch, "zeros_like", lambda *a, **k: allocations.append(1) or zeros_like(*a, **k)
+    )
+    for g in ([30.0, 0.0], [0.0, 1.0]):
+        w.grad = torch.tensor(g, dtype=w.dtype)
+        opt.step()
+    assert allocations == []
+    assert opt.state[w]["max_exp_avg_sq"] is kept  # updated in place
+    assert kept.item() == pytest.approx(0.9 * 22.9 + 0.1 * 900)
 
 
 def test_half_precision_weights_keep_float32_second_moments_across_a_checkpoint():

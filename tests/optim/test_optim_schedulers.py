@@ -191,6 +191,39 @@ def test_decaying_schedules_need_max_steps_naming_the_key():
     assert config["scheduler"].max_steps is None
 
 
+@pytest.mark.parametrize(
+    "name", [n for n in sorted(CASES) if scheduler_params(n)().max_steps == "???"]
+)
+def test_a_decaying_schedule_made_without_max_steps_says_it_needs_it(name):
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    cls = ganglion.get_registry("schedulers").resolve(name)
+    with pytest.raises(ValueError, match=f"{name} needs max_steps"):
+        cls(optimizer, warmup_steps=W)
+
+
+def test_hold_schedules_run_the_init_of_the_schedule_they_extend(monkeypatch):
+    from ganglion_optim.schedulers import PolynomialDecayAnnealing, WarmupPolicy
+
+    calls = []
+
+    def spy(cls):
+        init = cls.__init__
+
+        def record(self, *args, **kwargs):
+            calls.append(cls.__name__)
+            init(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "__init__", record)
+
+    spy(WarmupPolicy)
+    spy(PolynomialDecayAnnealing)
+    build("WarmupHoldPolicy", {"hold_steps": H})
+    assert calls == ["WarmupPolicy"]
+    calls.clear()
+    build("PolynomialHoldDecayAnnealing", {"hold_steps": H, "power": 2.0})
+    assert calls == ["PolynomialDecayAnnealing", "WarmupPolicy"]
+
+
 def test_schedule_setting_errors_say_what_is_wrong():
     with pytest.raises(ConfigError, match="set warmup_steps or warmup_ratio, not both"):
         build("CosineAnnealing", {"warmup_ratio": 0.1})

@@ -2,26 +2,12 @@
 
 from ganglion.hookspecs import hookimpl
 
-# names only (no import of ganglion.types here): each is "ganglion.types.elements:<name>"
-_CORE_ELEMENT_TYPES = (
-    "ElementType",
-    "VoidType",
-    "ChannelType",
-    "EncodedRepresentation",
-    "EmbeddedType",
-    "LogitsType",
-    "LogprobsType",
-    "ProbsType",
-    "LabelsType",
-    "PredictionsType",
-    "LengthsType",
-    "LossType",
-    "IndexType",
-    "MaskType",
-)
-
 
 @hookimpl
 def register_element_types(register):
-    for name in _CORE_ELEMENT_TYPES:
-        register(name, f"ganglion.types.elements:{name}")
+    # imported here, not at the top, so that loading this plugin stays cheap (the types
+    # import no torch either)
+    from ganglion.types.elements import CORE_ELEMENT_TYPES
+
+    for cls in CORE_ELEMENT_TYPES:
+        register(cls.__name__, cls)

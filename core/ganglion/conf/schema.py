@@ -40,8 +40,6 @@ __all__ = [
 TRAINER_SCHEMA_NAME = "ganglion_trainer_defaults"
 EXP_MANAGER_SCHEMA_NAME = "ganglion_exp_manager_defaults"
 
-# OmegaConf needs typing.Optional (not ``X | None``) in dataclass fields on Python 3.10.
-
 
 @dataclass
 class TrainerConfig:
@@ -116,8 +114,9 @@ class CheckpointCallbackParams:
     enable_version_counter: bool = True
     #: package the model as ``<dirpath>/<name>.ganglion`` when training ends
     save_ganglion_on_train_end: bool = True
-    #: that archive (and the model left in memory) holds the best checkpoint's weights rather
-    #: than the last ones; falls back to the last weights when nothing was monitored
+    #: when training ends, the model left in memory (tested by ``ganglion train``, packed in
+    #: that archive) holds the best checkpoint's weights rather than the last ones, with or
+    #: without an archive; falls back to the last weights when nothing was monitored
     save_best_model: bool = True
 
 

@@ -252,7 +252,3 @@ class AxisType:
 
     def __str__(self) -> str:
         return self.kind.token if self.size is None else f"{self.kind.token}={self.size}"
-
-    def describe(self) -> str:
-        """``"Time"`` or ``"Time of size 10"``: for messages."""
-        return self.kind.name if self.size is None else f"{self.kind.name} of size {self.size}"

@@ -31,7 +31,7 @@ import ast
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from ganglion.errors import UnknownNameError
+from ganglion.errors import UnknownNameError, did_you_mean
 from ganglion.types.axes import AxisKind, AxisType
 from ganglion.types.elements import ElementType, VoidType
 from ganglion.types.errors import NeuralTypeSyntaxError
@@ -129,29 +129,27 @@ def format_port_type(port_type: PortType) -> str:
 
 
 def resolve_element_class(
-    name: str,
-    *,
-    element_types: Mapping[str, type[ElementType]] | None = None,
-    where: str | None = None,
+    name: str, *, element_types: Mapping[str, type[ElementType]] | None = None
 ) -> type[ElementType]:
-    """The element type class registered (or given in ``element_types``) as ``name``."""
+    """The element type class registered (or given in ``element_types``) as ``name``.
+
+    Errors do not say where ``name`` was written: the parser's syntax error around them does.
+    """
     if element_types and name in element_types:
         cls = element_types[name]
     else:
-        from ganglion.errors import did_you_mean
         from ganglion.plugins import registry
 
         registered = registry("element_types")
         if element_types and name not in registered:
             # the caller's own types first, then the registered ones
             hint = did_you_mean(name, [*element_types, *registered.names()])
-            origin = f" ({where})" if where else ""
             raise UnknownNameError(
-                f"Unknown element type {name!r}{origin}.{hint} Given here: "
+                f"Unknown element type {name!r}.{hint} Given here: "
                 f"{', '.join(sorted(element_types))}. Registered: "
                 f"{', '.join(registered.names()) or 'none'}."
             )
-        cls = registered.resolve(name, key=where)
+        cls = registered.resolve(name)
     if not (isinstance(cls, type) and issubclass(cls, ElementType)):
         raise TypeError(f"element type {name!r} is registered as {cls!r}, not an ElementType")
     return cls
@@ -263,7 +261,6 @@ class _Parser:
             got = repr(self.peek()) if self.peek() else "the end"
             self.fail(f"expected an element type name after ':', got {got}", start)
         try:
-            # no ``where`` here: the syntax error around this message names it once
             cls = resolve_element_class(name, element_types=self.element_types)
         except (UnknownNameError, TypeError) as exc:
             self.fail(str(exc), start)

@@ -39,8 +39,18 @@ class PortCheck(NamedTuple):
         return f"{self.result.name}: {self.reason}"
 
 
-def split_port_type(port_type: PortType, *, where: str = "port") -> tuple[int, NeuralType]:
-    """``(depth, leaf type)`` of a port type: ``[[t]]`` is ``(2, t)``, ``t`` is ``(0, t)``."""
+def split_port_type(
+    port_type: PortType,
+    *,
+    where: str = "port",
+    owner: str | None = None,
+    port: str | None = None,
+) -> tuple[int, NeuralType]:
+    """``(depth, leaf type)`` of a port type: ``[[t]]`` is ``(2, t)``, ``t`` is ``(0, t)``.
+
+    ``where`` starts error messages; ``owner`` and ``port`` (the declaring class or method
+    and the port's name) become the error's attributes.
+    """
     depth = 0
     spec = port_type
     while isinstance(spec, (list, tuple)):
@@ -48,14 +58,16 @@ def split_port_type(port_type: PortType, *, where: str = "port") -> tuple[int, N
             raise NeuralTypeError(
                 f"{where}: a list port type holds exactly one NeuralType (the type of each "
                 f"item), got {len(spec)} items: {spec!r}",
-                port=where,
+                owner=owner,
+                port=port,
             )
         spec = spec[0]
         depth += 1
     if not isinstance(spec, NeuralType):
         raise NeuralTypeError(
             f"{where}: expected a NeuralType (or a one-item list of one), got {spec!r}",
-            port=where,
+            owner=owner,
+            port=port,
         )
     return depth, spec
 
@@ -128,6 +140,13 @@ def check_connection(src: Any, src_port: str, dst: Any, dst_port: str) -> PortCh
         which = src_name if given is None else dst_name
         side = "output" if given is None else "input"
         return PortCheck(R.UNCHECKED, f"{which} declares no {side} types")
+    # a malformed declaration is reported with the class and port that declare it
+    split_port_type(
+        given, where=f"{src_name}: output port '{src_port}'", owner=src_name, port=src_port
+    )
+    split_port_type(
+        expected, where=f"{dst_name}: input port '{dst_port}'", owner=dst_name, port=dst_port
+    )
     check = compare_port_types(expected, given)
     reason = (
         f"{src_name}.{src_port} ({format_port_type(given)}) -> "

@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 
 from ganglion.errors import GanglionError
@@ -118,27 +119,8 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
 def _run_synth(args: argparse.Namespace) -> int:
     from ganglion_asr.data.synth_digits import DigitCorpusConfig, synthesize_digit_corpus
 
-    config = DigitCorpusConfig(
-        num_train=args.num_train,
-        num_validation=args.num_validation,
-        num_test=args.num_test,
-        min_digits=args.min_digits,
-        max_digits=args.max_digits,
-        sample_rate=args.sample_rate,
-        seed=args.seed,
-        voices=args.voices,
-        variants=args.variants,
-        validation_speakers=args.validation_speakers,
-        test_speakers=args.test_speakers,
-        holdout=args.holdout,
-        speed=args.speed,
-        pitch=args.pitch,
-        word_gap=args.word_gap,
-        level_db=args.level_db,
-        silence=args.silence,
-        noise_prob=args.noise_prob,
-        snr_db=args.snr_db,
-    )
+    # the options' dests are the config's field names
+    config = DigitCorpusConfig(**{f.name: getattr(args, f.name) for f in fields(DigitCorpusConfig)})
     record = synthesize_digit_corpus(
         args.out_dir, config, jobs=args.jobs, overwrite=args.overwrite, progress=not args.quiet
     )
@@ -205,7 +187,8 @@ def _add_transcribe(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--output",
         type=Path,
-        help="write JSON lines (audio_filepath, pred_text, and text when known) here",
+        help="write JSON lines (audio_filepath, pred_text, and text when known; offset and "
+        "duration for a manifest's segments) here",
     )
     p.add_argument(
         "--show",
@@ -221,37 +204,35 @@ def _run_transcribe(args: argparse.Namespace) -> int:
         raise GanglionError("give audio files to transcribe, or --manifest MANIFEST")
     from ganglion_asr.models import EncDecCTCModel
 
-    references: list[str] | None = None
-    paths = [str(p) for p in args.audio]
+    files = [str(p) for p in args.audio]
+    entries = []
     if args.manifest is not None:
         from ganglion_asr.data.manifest import read_manifest
 
         entries = read_manifest(args.manifest)
-        paths += [e.audio_filepath for e in entries]
-        references = [""] * len(args.audio) + [e.text for e in entries]
     model = EncDecCTCModel.restore_from(str(args.model), map_location="cpu")
-    hypotheses = model.transcribe(paths, batch_size=args.batch_size)
-    rows = []
-    for i, (path, hyp) in enumerate(zip(paths, hypotheses)):
-        row = {"audio_filepath": path, "pred_text": hyp}
-        if references is not None and i >= len(args.audio):
-            row["text"] = references[i]
+    # manifest entries go as they are, so segments (offset, duration) are decoded alone
+    hypotheses = model.transcribe([*files, *entries], batch_size=args.batch_size)
+    rows = [{"audio_filepath": f, "pred_text": h} for f, h in zip(files, hypotheses)]
+    for entry, hyp in zip(entries, hypotheses[len(files) :]):
+        row: dict[str, object] = {"audio_filepath": entry.audio_filepath}
+        if entry.offset is not None:
+            row.update(offset=entry.offset, duration=entry.duration)
+        row.update(pred_text=hyp, text=entry.text)
         rows.append(row)
     for row in rows[: args.show]:
         print(f"{row['audio_filepath']}\t{row['pred_text']}")
     if args.output is not None:
-        from ganglion_asr.data.manifest import atomic_write_text
+        from ganglion.archive import atomic_write_text
 
-        args.output.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(
             args.output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         )
-    if references is not None and args.manifest is not None:
+    if args.manifest is not None:
         from ganglion_asr.metrics import error_rates
 
-        scored = rows[len(args.audio) :]
-        wer, cer = error_rates([r["pred_text"] for r in scored], [r["text"] for r in scored])
-        print(f"{args.manifest}: {len(scored)} utterances, WER {wer:.2%}, CER {cer:.2%}")
+        wer, cer = error_rates(hypotheses[len(files) :], [e.text for e in entries])
+        print(f"{args.manifest}: {len(entries)} utterances, WER {wer:.2%}, CER {cer:.2%}")
     return 0
 
 

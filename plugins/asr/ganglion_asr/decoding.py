@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import torch
 
+from ganglion_asr.data.vocab import CharVocabulary
+
 
 def ctc_greedy_ids(
     log_probs: torch.Tensor, lengths: torch.Tensor | None, blank_id: int
@@ -40,14 +42,14 @@ class GreedyCTCDecoder:
         texts = decoder(log_probs, encoded_lengths)
     """
 
-    def __init__(self, labels: Sequence[str], blank_id: int | None = None) -> None:
-        self.labels = list(labels)
-        self.blank_id = len(self.labels) if blank_id is None else blank_id
+    def __init__(self, labels: Sequence[str] | CharVocabulary, blank_id: int | None = None) -> None:
+        self.vocabulary = labels if isinstance(labels, CharVocabulary) else CharVocabulary(labels)
+        self.labels = self.vocabulary.labels
+        self.blank_id = self.vocabulary.blank_id if blank_id is None else blank_id
 
     def ids_to_text(self, ids: Sequence[int]) -> str:
         """Text of label ids (ids outside the labels are skipped)."""
-        n = len(self.labels)
-        return "".join(self.labels[i] for i in ids if 0 <= i < n)
+        return self.vocabulary.decode(ids)
 
     def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor | None = None) -> list[str]:
         return [self.ids_to_text(ids) for ids in ctc_greedy_ids(log_probs, lengths, self.blank_id)]

@@ -33,11 +33,15 @@ from ganglion.model import ModelPT
 from ganglion.module import NeuralModule
 from ganglion.typecheck import typecheck
 from ganglion.types import LabelsType, LengthsType, LogprobsType, NeuralType
-from ganglion_asr.data.audio import load_audio
-from ganglion_asr.data.dataset import build_dataloader, collate_audio_tokens
-from ganglion_asr.decoding import GreedyCTCDecoder, ctc_greedy_ids
+from ganglion_asr.data.audio import audio_duration
+from ganglion_asr.data.dataset import build_dataloader, collate_audio_tokens, load_entry_audio
+from ganglion_asr.data.manifest import ManifestEntry
+from ganglion_asr.decoding import GreedyCTCDecoder
 from ganglion_asr.losses import CTCLoss
 from ganglion_asr.metrics import error_rate_metrics
+
+#: ``(path, offset, duration)`` in seconds: a segment of an audio file to transcribe.
+AudioSegment = tuple[str | os.PathLike[str], float | None, float | None]
 
 
 class EncDecCTCModel(ModelPT):
@@ -100,20 +104,6 @@ class EncDecCTCModel(ModelPT):
             shuffle=bool(cfg.get("shuffle", split == "train")),
             key=key,
         )
-
-    def setup_validation_data(self, val_data_config: Any) -> None:
-        """Validation loader(s) from ``cfg.validation_ds`` (a null manifest: none)."""
-        super().setup_validation_data(val_data_config)
-        if self._validation_dl is None or (
-            isinstance(self._validation_dl, list) and not any(self._validation_dl)
-        ):
-            self._validation_dl = None
-
-    def setup_test_data(self, test_data_config: Any) -> None:
-        """Test loader(s) from ``cfg.test_ds`` (a null manifest: none)."""
-        super().setup_test_data(test_data_config)
-        if isinstance(self._test_dl, list) and not any(self._test_dl):
-            self._test_dl = None
 
     # -- ports --------------------------------------------------------------------------
     @property
@@ -184,10 +174,7 @@ class EncDecCTCModel(ModelPT):
         )
         loss = self.loss(log_probs, transcript, encoded_len, transcript_len)
         name = self._set_name(prefix, index)
-        hyps = [
-            self.decoding.ids_to_text(ids)
-            for ids in ctc_greedy_ids(predictions, encoded_len, self.decoding.blank_id)
-        ]
+        hyps = self.decoding(predictions, encoded_len)
         refs = self.decoding.targets_to_text(transcript, transcript_len)
         self._metrics(name).update(hyps, refs)
         self.log(
@@ -241,44 +228,66 @@ class EncDecCTCModel(ModelPT):
     @torch.no_grad()
     def transcribe(
         self,
-        paths: Sequence[str | os.PathLike[str]],
+        paths: Sequence[str | os.PathLike[str] | ManifestEntry | AudioSegment],
         batch_size: int = 4,
     ) -> list[str]:
         """Transcribe audio files (any format soundfile reads, any sample rate); returns one
-        text per path, in order.
+        text per item, in order.
 
-        Files are batched by length (shortest together) so little compute goes to padding;
-        batching does not change the result, since every module masks padding.
+        An item is a file path (the whole file), a manifest entry (``read_manifest``: its
+        segment when it has an ``offset``, else the whole file), or ``(path, offset, duration)``
+        in seconds (``None`` duration: to the end of the file).
+
+        Items are batched by length (shortest together, lengths from the manifest or the file
+        headers) so little compute goes to padding, and each batch is decoded only when it is
+        run; batching does not change the result, since every module masks padding.
         """
-        if isinstance(paths, (str, os.PathLike)):
+        if isinstance(paths, (str, os.PathLike, ManifestEntry)):
             paths = [paths]
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
+        entries = [_as_entry(item) for item in paths]
         rate = int(self.cfg.sample_rate)
         was_training = self.training
         self.eval()
         try:
-            audio = [torch.from_numpy(load_audio(p, rate)) for p in paths]
-            order = sorted(range(len(audio)), key=lambda i: audio[i].shape[0])
-            texts: list[str] = [""] * len(audio)
+            order = sorted(range(len(entries)), key=lambda i: entries[i].duration)
+            texts: list[str] = [""] * len(entries)
             device = next(self.parameters()).device
+            no_tokens = torch.zeros(0, dtype=torch.long)
             for start in range(0, len(order), batch_size):
                 chunk = order[start : start + batch_size]
-                no_tokens = torch.zeros(0, dtype=torch.long)
-                items = [
-                    (audio[i], torch.tensor(audio[i].shape[0]), no_tokens, torch.tensor(0))
-                    for i in chunk
-                ]
-                signal, signal_len, _, _ = collate_audio_tokens(items)
+                audio = [torch.from_numpy(load_entry_audio(entries[i], rate)) for i in chunk]
+                signal, signal_len, _, _ = collate_audio_tokens(
+                    [(a, torch.tensor(a.shape[0]), no_tokens, torch.tensor(0)) for a in audio]
+                )
                 _, encoded_len, predictions = self(
                     input_signal=signal.to(device), input_signal_length=signal_len.to(device)
                 )
-                ids = ctc_greedy_ids(predictions, encoded_len, self.decoding.blank_id)
-                for i, row in zip(chunk, ids):
-                    texts[i] = self.decoding.ids_to_text(row)
+                for i, text in zip(chunk, self.decoding(predictions, encoded_len)):
+                    texts[i] = text
             return texts
         finally:
             self.train(was_training)
+
+
+def _as_entry(item: Any) -> ManifestEntry:
+    """A transcribe item as a manifest entry whose duration is how long the audio to decode
+    lasts (read from the file's header when not given)."""
+    if isinstance(item, ManifestEntry):
+        return item
+    if isinstance(item, (str, os.PathLike)):
+        return ManifestEntry(str(item), audio_duration(item), "")
+    if isinstance(item, tuple) and len(item) == 3:
+        path, offset, duration = item
+        offset = float(offset or 0.0)
+        if duration is None:
+            duration = max(audio_duration(path) - offset, 0.0)
+        return ManifestEntry(str(path), float(duration), "", offset)
+    raise TypeError(
+        "transcribe takes audio file paths, manifest entries or (path, offset, duration) "
+        f"tuples; got {item!r}"
+    )
 
 
 def _check_config(cfg: Any) -> Any:

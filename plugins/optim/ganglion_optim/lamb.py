@@ -114,9 +114,8 @@ class Lamb(Optimizer):
                 if group["adaptive"]:
                     w_norm = p.norm()
                     u_norm = update.norm()
-                    trust = torch.where(
-                        (w_norm > 0) & (u_norm > 0), w_norm / u_norm, w_norm.new_tensor(1.0)
-                    )
+                    # a Python scalar, not a new tensor: no host-to-device copy per parameter
+                    trust = torch.where((w_norm > 0) & (u_norm > 0), w_norm / u_norm, 1.0)
                     if group["max_trust_ratio"] is not None:
                         trust = trust.clamp(max=group["max_trust_ratio"])
                     p.sub_(update * (trust * group["lr"]))

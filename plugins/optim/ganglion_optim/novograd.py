@@ -145,8 +145,6 @@ class Novograd(Optimizer):
                     state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                     # one scalar per tensor, kept in float32 even for half-precision weights
                     state["exp_avg_sq"] = torch.zeros((), dtype=_moment_dtype(p), device=p.device)
-                    if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = torch.zeros_like(state["exp_avg_sq"])
                 state["step"] += 1
                 exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
 
@@ -157,8 +155,11 @@ class Novograd(Optimizer):
                     exp_avg_sq.mul_(beta2).add_(norm_sq, alpha=1.0 - beta2)
                 second = exp_avg_sq
                 if group["amsgrad"]:
-                    max_sq = state.setdefault("max_exp_avg_sq", torch.zeros_like(exp_avg_sq))
-                    torch.maximum(max_sq, exp_avg_sq, out=max_sq)
+                    max_sq = state.get("max_exp_avg_sq")
+                    if max_sq is None:  # the first step, or amsgrad switched on since
+                        max_sq = state["max_exp_avg_sq"] = exp_avg_sq.clone()
+                    else:
+                        torch.maximum(max_sq, exp_avg_sq, out=max_sq)
                     second = max_sq
                 denom = second.sqrt().add_(group["eps"]).to(grad.dtype)
 
@@ -176,7 +177,7 @@ class Novograd(Optimizer):
                     # a zero weight or momentum norm gives no ratio to trust: use the plain lr
                     usable = (w_norm > 0) & (m_norm > 0)
                     step_size = torch.where(
-                        usable, torch.clamp(ratio, max=group["lr"]), ratio.new_tensor(group["lr"])
+                        usable, torch.clamp(ratio, max=group["lr"]), group["lr"]
                     )
                     p.sub_(exp_avg * step_size)
                 else:

@@ -87,11 +87,7 @@ class WarmupHoldPolicyParams(WarmupPolicyParams):
 
 
 @dataclass
-class _DecayParams:
-    last_epoch: int = -1
-    warmup_steps: int | None = None
-    warmup_ratio: float | None = None
-    min_lr: float = 0.0
+class _DecayParams(WarmupPolicyParams):
     max_steps: int = MISSING  # decaying schedules need an end
 
 
@@ -174,6 +170,8 @@ class WarmupPolicy(LRScheduler):
     """
 
     _requires_max_steps = False
+    #: ``(hold_steps, hold_ratio)``: set by the hold schedules before ``__init__`` runs here
+    _hold: tuple[int | None, float | None] = (None, None)
 
     def __init__(
         self,
@@ -185,19 +183,18 @@ class WarmupPolicy(LRScheduler):
         min_lr: float = 0.0,
         last_epoch: int = -1,
     ) -> None:
-        self._setup(warmup_steps, warmup_ratio, None, None, max_steps, min_lr)
-        super().__init__(optimizer, last_epoch)
+        self._setup(warmup_steps, warmup_ratio, max_steps, min_lr)
+        super().__init__(optimizer, last_epoch)  # computes the first lr: the phases must be set
 
     def _setup(
         self,
         warmup_steps: int | None,
         warmup_ratio: float | None,
-        hold_steps: int | None,
-        hold_ratio: float | None,
         max_steps: int | None,
         min_lr: float,
     ) -> None:
         name = type(self).__name__
+        hold_steps, hold_ratio = self._hold
         if max_steps is None:
             if self._requires_max_steps:
                 raise ValueError(
@@ -268,25 +265,7 @@ class WarmupHoldPolicy(WarmupPolicy):
         min_lr: float = 0.0,
         last_epoch: int = -1,
     ) -> None:
-        self._setup(warmup_steps, warmup_ratio, hold_steps, hold_ratio, max_steps, min_lr)
-        LRScheduler.__init__(self, optimizer, last_epoch)
-
-
-class _Annealing(WarmupPolicy):
-    """Warmup, then a decay from the base learning rate to ``min_lr`` at ``max_steps``."""
-
-    _requires_max_steps = True
-
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        *,
-        max_steps: int,
-        warmup_steps: int | None = None,
-        warmup_ratio: float | None = None,
-        min_lr: float = 0.0,
-        last_epoch: int = -1,
-    ) -> None:
+        self._hold = (hold_steps, hold_ratio)
         super().__init__(
             optimizer,
             warmup_steps=warmup_steps,
@@ -295,6 +274,12 @@ class _Annealing(WarmupPolicy):
             min_lr=min_lr,
             last_epoch=last_epoch,
         )
+
+
+class _Annealing(WarmupPolicy):
+    """Warmup, then a decay from the base learning rate to ``min_lr`` at ``max_steps``."""
+
+    _requires_max_steps = True
 
     def _decay(self, step: int, base_lr: float) -> float:
         return self.min_lr + (base_lr - self.min_lr) * self._shape(self._progress(step))
@@ -344,7 +329,7 @@ class PolynomialDecayAnnealing(_Annealing):
         self,
         optimizer: Optimizer,
         *,
-        max_steps: int,
+        max_steps: int | None = None,
         warmup_steps: int | None = None,
         warmup_ratio: float | None = None,
         power: float = 1.0,
@@ -352,7 +337,10 @@ class PolynomialDecayAnnealing(_Annealing):
         min_lr: float = 0.0,
         last_epoch: int = -1,
     ) -> None:
-        self._init_poly(power, cycle)
+        if not power > 0.0:
+            raise ValueError(f"{type(self).__name__}: power must be > 0, got {power}")
+        self.power = float(power)
+        self.cycle = bool(cycle)
         super().__init__(
             optimizer,
             max_steps=max_steps,
@@ -361,12 +349,6 @@ class PolynomialDecayAnnealing(_Annealing):
             min_lr=min_lr,
             last_epoch=last_epoch,
         )
-
-    def _init_poly(self, power: float, cycle: bool) -> None:
-        if not power > 0.0:
-            raise ValueError(f"{type(self).__name__}: power must be > 0, got {power}")
-        self.power = float(power)
-        self.cycle = bool(cycle)
 
     def _cycles(self) -> bool:
         return self.cycle
@@ -391,7 +373,7 @@ class PolynomialHoldDecayAnnealing(PolynomialDecayAnnealing):
         self,
         optimizer: Optimizer,
         *,
-        max_steps: int,
+        max_steps: int | None = None,
         warmup_steps: int | None = None,
         warmup_ratio: float | None = None,
         hold_steps: int | None = None,
@@ -401,9 +383,17 @@ class PolynomialHoldDecayAnnealing(PolynomialDecayAnnealing):
         min_lr: float = 0.0,
         last_epoch: int = -1,
     ) -> None:
-        self._init_poly(power, cycle)
-        self._setup(warmup_steps, warmup_ratio, hold_steps, hold_ratio, max_steps, min_lr)
-        LRScheduler.__init__(self, optimizer, last_epoch)
+        self._hold = (hold_steps, hold_ratio)
+        super().__init__(
+            optimizer,
+            max_steps=max_steps,
+            warmup_steps=warmup_steps,
+            warmup_ratio=warmup_ratio,
+            power=power,
+            cycle=cycle,
+            min_lr=min_lr,
+            last_epoch=last_epoch,
+        )
 
 
 class InverseSquareRootAnnealing(WarmupPolicy):

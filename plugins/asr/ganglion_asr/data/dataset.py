@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
@@ -109,17 +109,7 @@ class AudioToCharDataset(Dataset):
         return len(self.entries)
 
     def __getitem__(self, index: int) -> Item:
-        entry = self.entries[index]
-        try:
-            audio = load_audio(
-                entry.audio_filepath,
-                self.sample_rate,
-                offset=entry.offset,
-                duration=entry.duration if entry.offset is not None else None,
-            )
-        except AudioLoadError as exc:
-            raise AudioLoadError(f"{entry.location}: {exc}") from None
-        signal = torch.from_numpy(audio)
+        signal = torch.from_numpy(load_entry_audio(self.entries[index], self.sample_rate))
         tokens = torch.tensor(self.tokens[index], dtype=torch.long)
         return (
             signal,
@@ -144,6 +134,26 @@ class AudioToCharDataset(Dataset):
             "transcripts": NeuralType(("B", "T"), LabelsType()),
             "transcript_length": NeuralType(("B",), LengthsType()),
         }
+
+
+def load_entry_audio(entry: ManifestEntry, sample_rate: int) -> np.ndarray:
+    """The audio of one manifest entry, mono float32 at ``sample_rate`` Hz.
+
+    With an ``offset`` only the segment ``[offset, offset + duration)`` is decoded; without
+    one the whole file is (``duration`` is then only what the manifest says it lasts). A
+    file that cannot be read raises :class:`AudioLoadError` naming the manifest line.
+    """
+    try:
+        return load_audio(
+            entry.audio_filepath,
+            sample_rate,
+            offset=entry.offset,
+            duration=entry.duration if entry.offset is not None else None,
+        )
+    except AudioLoadError as exc:
+        if not entry.manifest:
+            raise
+        raise AudioLoadError(f"{entry.location}: {exc}") from None
 
 
 def collate_audio_tokens(batch: Sequence[Item], pad_id: int = 0) -> tuple[torch.Tensor, ...]:
@@ -197,20 +207,11 @@ def build_dataloader(
     (order a function of seed and epoch, sharded across ranks) wrapped in a
     :class:`DurationBucketBatchSampler`, so an interrupted run resumes on the same batches.
     """
-    from torchdata.stateful_dataloader import StatefulDataLoader
-
-    from ganglion.data import ResumableSampler
+    from ganglion.data import resumable_dataloader
+    from ganglion.errors import check_known_keys
 
     cfg = dict(config)
-    unknown = sorted(set(cfg) - _DATASET_KEYS)
-    if unknown:
-        from ganglion.errors import ConfigError, did_you_mean
-
-        hints = "".join(did_you_mean(k, _DATASET_KEYS) for k in unknown)
-        raise ConfigError(
-            f"{key}: unknown key(s) {', '.join(unknown)}.{hints} Known: "
-            f"{', '.join(sorted(_DATASET_KEYS))}"
-        )
+    check_known_keys(cfg, _DATASET_KEYS, where=key)
     if not cfg.get("manifest_filepath"):
         raise ManifestError(
             f"{key} has no manifest_filepath; set e.g. "
@@ -227,27 +228,24 @@ def build_dataloader(
         lowercase=bool(cfg.get("lowercase", True)),
     )
     shuffle = bool(cfg.get("shuffle", False)) if shuffle is None else shuffle
-    sampler = ResumableSampler(dataset, shuffle=shuffle, seed=seed)
     pool = cfg.get("bucketing_pool_batches", 50 if shuffle else None)
-    batch_sampler = DurationBucketBatchSampler(
-        sampler,
-        int(cfg.get("batch_size", 32)),
-        bool(cfg.get("drop_last", False)),
-        pool_batches=pool,
-        shuffle=shuffle,
-    )
     num_workers = int(cfg.get("num_workers", 0) or 0)
-    with warnings.catch_warnings():
-        # torchdata 0.11 calls a torch API deprecated since; nothing a user can act on
-        warnings.filterwarnings("ignore", message=".*set_vital.*", category=UserWarning)
-        return StatefulDataLoader(
-            dataset,
-            batch_sampler=batch_sampler,
-            collate_fn=dataset.collate_fn,
-            num_workers=num_workers,
-            pin_memory=bool(cfg.get("pin_memory", False)),
-            persistent_workers=num_workers > 0,
-        )
+    return resumable_dataloader(
+        dataset,
+        shuffle=shuffle,
+        seed=seed,
+        batch_sampler=lambda sampler: DurationBucketBatchSampler(
+            sampler,
+            int(cfg.get("batch_size", 32)),
+            bool(cfg.get("drop_last", False)),
+            pool_batches=pool,
+            shuffle=shuffle,
+        ),
+        collate_fn=dataset.collate_fn,
+        num_workers=num_workers,
+        pin_memory=bool(cfg.get("pin_memory", False)),
+        persistent_workers=num_workers > 0,
+    )
 
 
 #: Keys a dataset config may hold.

@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ganglion.archive import atomic_write_text
 from ganglion_asr.errors import ManifestError
 
 REQUIRED_KEYS = ("audio_filepath", "duration", "text")
@@ -191,16 +191,3 @@ def write_manifest(
         lines.append(json.dumps(record, ensure_ascii=False))
     atomic_write_text(target, "".join(line + "\n" for line in lines))
     return len(lines)
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -35,7 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganglion_asr.data.manifest import atomic_write_text, write_manifest
+from ganglion.archive import atomic_write_text
+from ganglion_asr.data.manifest import write_manifest
 from ganglion_asr.errors import DataError
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")

@@ -93,7 +93,7 @@ class SpectrogramAugmentation(NeuralModule):
 
     @typecheck()
     def forward(self, input_spec: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
-        if not self.training:
+        if not self.training or not (self.freq_masks or self.time_masks or self.rect_masks):
             return input_spec
         batch, n_freq, n_time = input_spec.shape
         device = input_spec.device
@@ -116,8 +116,6 @@ class SpectrogramAugmentation(NeuralModule):
                 _spans(1, rf, full_freq, n_freq)[:, :, None]
                 & _spans(1, rt, length, n_time)[:, None, :]
             )
-        if not (self.freq_masks or self.time_masks or self.rect_masks):
-            return input_spec
         # padding frames keep their value: a frequency band is masked over valid frames only
         valid = torch.arange(n_time, device=device)[None, :] < length[:, None]
         return input_spec.masked_fill(mask & valid[:, None, :], self.mask_value)

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ganglion.errors import ConfigError
+from ganglion.errors import ConfigError, check_known_keys
 from ganglion.module import NeuralModule
 from ganglion.typecheck import typecheck
 from ganglion.types import LengthsType, LogprobsType, NeuralType
@@ -377,15 +377,7 @@ class ConvASREncoder(NeuralModule):
         for i, raw in enumerate(jasper):
             where = f"encoder.jasper[{i}]"
             cfg = dict(raw)
-            unknown = sorted(set(cfg) - _BLOCK_KEYS)
-            if unknown:
-                from ganglion.errors import did_you_mean
-
-                hints = "".join(did_you_mean(k, _BLOCK_KEYS) for k in unknown)
-                raise ConfigError(
-                    f"{where}: unknown key(s) {', '.join(unknown)}.{hints} Known: "
-                    f"{', '.join(sorted(_BLOCK_KEYS))}"
-                )
+            check_known_keys(cfg, _BLOCK_KEYS, where=where)
             if "filters" not in cfg:
                 raise ConfigError(f"{where}: 'filters' (output channels) is required")
             filters = _single(cfg["filters"], "filters", where)
