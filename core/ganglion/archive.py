@@ -56,7 +56,7 @@ import functools
 import hashlib
 import json
 import math
-import mmap
+import mmap as _mmap
 import os
 import queue
 import re
@@ -1565,10 +1565,13 @@ class ModelArchive:
         """Number of scalars in the stored tensors (tied tensors counted once)."""
         return sum(e.numel for e in self.weights_header().entries)
 
-    def read_weights(self) -> dict[str, torch.Tensor]:
+    def read_weights(self, *, mmap: bool | None = None) -> dict[str, torch.Tensor]:
         """Every stored tensor, checked against the sha256; tied names share one tensor.
 
-        The tensors are views of a private (copy-on-write) memory map of the archive file:
+        ``mmap``: map the file (True) or read each tensor into fresh memory (False); ``None``
+        (the default) takes it from ``GANGLION_MMAP`` (``0`` turns mapping off), else True.
+
+        Mapped, the tensors are views of a private (copy-on-write) memory map of the archive file:
         nothing is copied, and pages come from the page cache when first touched. A file
         not verified before (:attr:`verified_before`) is hashed through the same mapping first, so what was
         checked is what the tensors hold; :class:`ArchiveChecksumError` is raised (and
@@ -1584,9 +1587,11 @@ class ModelArchive:
         _check_byte_order()
         header = self.weights_header()
         mapped = None
-        if os.environ.get(ENV_MMAP, "1") != "0":
+        if mmap is None:
+            mmap = os.environ.get(ENV_MMAP, "1") != "0"
+        if mmap:
             with contextlib.suppress(OSError, ValueError):
-                mapped = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_COPY)
+                mapped = _mmap.mmap(self._file.fileno(), 0, access=_mmap.ACCESS_COPY)
         if mapped is None:
             tensors = self._read_weights_copying(header)
         else:
@@ -1596,7 +1601,7 @@ class ModelArchive:
             tensors[alias] = tensors[original]
         return tensors
 
-    def _map_weights(self, header: _WeightsHeader, mapped: mmap.mmap) -> dict[str, torch.Tensor]:
+    def _map_weights(self, header: _WeightsHeader, mapped: _mmap.mmap) -> dict[str, torch.Tensor]:
         import torch
 
         end = header.data_offset + (header.entries[-1].end if header.entries else 0)
