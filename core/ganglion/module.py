@@ -2,7 +2,7 @@
 
 A neural module declares its ports with the ``input_types`` / ``output_types`` properties
 (port name -> :class:`~ganglion.types.NeuralType`) and usually decorates ``forward`` with
-:func:`~ganglion.typecheck.typecheck`. Its constructor arguments are remembered, so
+:func:`~ganglion.typechecking.typecheck`. Its constructor arguments are remembered, so
 :meth:`NeuralModule.to_config_dict` gives a Hydra-style config (``_target_`` plus arguments)
 and :meth:`NeuralModule.from_config_dict` builds the module back from one.
 
@@ -42,7 +42,6 @@ import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from ganglion.errors import ConfigError
-from ganglion.registry import locate
 from ganglion.types.axes import AxisKind
 from ganglion.types.errors import NeuralTypeError
 from ganglion.types.ports import split_port_type
@@ -211,9 +210,11 @@ class NeuralModule(torch.nn.Module):
         """Build a module from a config with ``_target_`` and arguments.
 
         ``_target_`` is a registered module name (``register_modules`` hook) or an import
-        path (``"package.module.Class"`` or ``"package.module:Class"``); it must name a
-        :class:`NeuralModule` subclass (of ``cls`` when called on a subclass) — a config
-        cannot call arbitrary functions. Without ``_target_``, ``cls`` itself is built.
+        path (``"package.module.Class"`` or ``"package.module:Class"``) that the ``_target_``
+        policy allows (:mod:`ganglion.targets`: registered classes, classes of installed
+        plugins, explicitly allowed packages; ``cls`` itself when called on a subclass); it
+        must name a :class:`NeuralModule` subclass (of ``cls`` when called on a subclass) — a
+        config cannot call arbitrary functions. Without ``_target_``, ``cls`` itself is built.
         Nested configs with a ``_target_`` are built first (``_recursive_: false`` turns
         that off); ``_convert_: all`` passes plain dicts and lists instead of OmegaConf
         containers. ``where`` (the config's key) is named in errors.
@@ -233,7 +234,9 @@ class NeuralModule(torch.nn.Module):
                 )
             module_cls: type[NeuralModule] = cls
         else:
-            module_cls = resolve_module_class(str(target), key=f"{where}._target_")
+            module_cls = resolve_module_class(
+                str(target), key=f"{where}._target_", trusted=None if cls is NeuralModule else cls
+            )
             if not issubclass(module_cls, cls):
                 raise ConfigError(
                     f"{where}._target_: {target!r} is a {module_cls.__name__}, not a "
@@ -279,36 +282,22 @@ class _RestoreOnExit:
             module.training = training
 
 
-def resolve_module_class(target: str, *, key: str = "_target_") -> type[NeuralModule]:
-    """The :class:`NeuralModule` subclass named by ``target``: a registered module name or
-    an import path. Anything else (a function, a class of another kind) is refused."""
-    from ganglion.plugins import registry
+def resolve_module_class(
+    target: str, *, key: str = "_target_", trusted: type | None = None
+) -> type[NeuralModule]:
+    """The :class:`NeuralModule` subclass named by ``target``, under the one ``_target_``
+    policy (:mod:`ganglion.targets`): a registered module name, a registered class's import
+    path, a class of an installed plugin, or an explicitly allowed one. ``trusted`` is a class
+    the caller named itself (``MyModule.from_config_dict``): its own path is accepted."""
+    from ganglion.registry import qualified_name
+    from ganglion.targets import TARGET_KINDS, resolve_target
 
-    modules = registry("modules")
-    if target in modules:
-        obj = modules.resolve(target, key=key)
-    elif "." in target or ":" in target:
-        try:
-            obj = locate(target)
-        except (ImportError, AttributeError, ValueError) as exc:
-            raise ConfigError(
-                f"{key}: cannot import {target!r}: {type(exc).__name__}: {exc}. Use a "
-                "registered module name or a full path such as 'package.module.Class'"
-            ) from exc
-    else:
-        obj = modules.resolve(target, key=key)  # unknown: the error lists close matches
-    if not (isinstance(obj, type) and issubclass(obj, NeuralModule)):
-        raise ConfigError(
-            f"{key}: {target!r} is {_what(obj)}, not a NeuralModule subclass; a config may only "
-            "build neural modules (to hand a nested config over as it is, set _recursive_: false)"
-        )
-    return obj
-
-
-def _what(obj: Any) -> str:
-    if isinstance(obj, type):
-        return f"the class {obj.__module__}.{obj.__qualname__}"
-    return f"a {type(obj).__name__}"
+    if trusted is not None and target.replace(":", ".") == qualified_name(trusted).replace(
+        ":", "."
+    ):
+        return trusted
+    kinds = ("modules", *(k for k in TARGET_KINDS if k != "modules"))
+    return resolve_target(target, key=key, base=NeuralModule, kinds=kinds)
 
 
 def _config_value(value: Any, where: str) -> Any:

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from ganglion import NeuralModule, typecheck
 from ganglion.errors import ConfigError, UnknownNameError
 from ganglion.hookspecs import hookimpl
+from ganglion.targets import TargetRefusedError, allow_targets
 from ganglion.types import (
     AxisKind,
     AxisType,
@@ -75,6 +76,16 @@ class NotAModule:
 
 
 # -- configs ------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def allow_this_module(request):
+    """The classes above are the user's own: allowed explicitly, as a user would."""
+    if "not_allowed" in request.fixturenames:
+        yield
+        return
+    with allow_targets(__name__):
+        yield
+
+
 def test_to_config_dict_holds_the_full_class_path_and_every_argument():
     cfg = Projection(16, activation="gelu").to_config_dict()
     assert isinstance(cfg, DictConfig)
@@ -120,10 +131,11 @@ def test_targets_may_be_registered_names_or_import_paths(ganglion_plugins_isolat
 @pytest.mark.parametrize(
     ("target", "what"),
     [
-        ("os.system", "is a builtin_function_or_method, not a NeuralModule subclass"),
-        ("collections.OrderedDict", "is the class collections.OrderedDict, not a NeuralModule"),
-        (f"{__name__}.NotAModule", "NotAModule, not a NeuralModule subclass"),
-        ("no_such_package_xyz.Thing", "cannot import 'no_such_package_xyz.Thing'"),
+        ("os.system", "'os.system' is neither a registered name nor a class of an installed"),
+        ("collections.OrderedDict", "refused without being imported"),
+        (f"{__name__}.NotAModule", "NotAModule, not a NeuralModule"),
+        ("ganglion.errors.ConfigError", "is the class ganglion.errors.ConfigError, not a Neural"),
+        ("ganglion.no_such_module.Thing", "cannot import 'ganglion.no_such_module.Thing'"),
     ],
 )
 def test_targets_that_are_not_neural_modules_are_refused(target, what):
@@ -131,6 +143,21 @@ def test_targets_that_are_not_neural_modules_are_refused(target, what):
         NeuralModule.from_config_dict({"_target_": target}, where="model.encoder")
     assert str(info.value).startswith("model.encoder._target_: ")
     assert what in str(info.value)
+
+
+@pytest.fixture
+def not_allowed():
+    """Marks a test that runs without the allowance above."""
+
+
+def test_the_users_own_classes_need_registering_or_allowing_but_cls_is_trusted(not_allowed):
+    with pytest.raises(TargetRefusedError, match="register_module"):
+        NeuralModule.from_config_dict({"_target_": f"{__name__}.Projection", "dim_in": 3})
+    # the caller named the class itself: its own path is accepted
+    built = Projection.from_config_dict({"_target_": f"{__name__}.Projection", "dim_in": 3})
+    assert type(built) is Projection and built.linear.in_features == 3
+    with pytest.raises(TargetRefusedError):  # but not a different class through it
+        Projection.from_config_dict({"_target_": f"{__name__}.Stack"})
 
 
 def test_target_must_be_a_subclass_of_the_class_asked():
