@@ -106,3 +106,29 @@ def test_convert_command_runs_the_converter(tmp_path, capsys):
 def test_convert_command_reports_errors_without_traceback(tmp_path, capsys):
     assert main(["convert", "folder", str(tmp_path / "none"), str(tmp_path / "m.json")]) == 2
     assert "folder" in capsys.readouterr().err
+
+
+def test_latin1_transcripts_name_file_line_and_byte(tmp_path):
+    split = _librispeech(tmp_path)
+    trans = split / "84" / "121123" / "84-121123.trans.txt"
+    trans.write_bytes(b"84-121123-0000 GO\n84-121123-0001 CAF\xc9\n")
+    with pytest.raises(DataError, match=rf"{trans}:2: byte 0xc9 at byte offset 36 .*UTF-8"):
+        librispeech_to_manifest(split, tmp_path / "dev.json")
+    write_tone(tmp_path / "f" / "one.wav", 0.5)
+    (tmp_path / "f" / "one.txt").write_bytes(b"na\xefve\n")
+    with pytest.raises(DataError, match=r"one.txt:1: byte 0xef at byte offset 2 .*save the file"):
+        folder_to_manifest(tmp_path / "f", tmp_path / "m.json")
+    tsv = tmp_path / "t.tsv"
+    tsv.write_bytes(b"path\tsentence\na.mp3\tol\xe9\n")
+    with pytest.raises(DataError, match=rf"{tsv}:2: byte 0xe9 at byte offset 22 "):
+        common_voice_to_manifest(tsv, tmp_path / "m.json")
+    assert not (tmp_path / "m.json").exists() and not (tmp_path / "dev.json").exists()
+
+
+def test_convert_command_reports_an_unwritable_manifest_path(tmp_path, capsys):
+    write_tone(tmp_path / "f" / "one.wav", 0.5)
+    (tmp_path / "f" / "one.txt").write_text("one")
+    (tmp_path / "file").write_text("")
+    assert main(["convert", "folder", str(tmp_path / "f"), str(tmp_path / "file" / "m.json")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "a file stands where its folder should be" in err

@@ -99,3 +99,62 @@ def test_write_manifest_round_trips_with_relative_paths(tmp_path):
         ("/elsewhere/b.wav", 2.0, "yo"),
     ]
     assert not list(tmp_path.glob(".m.json.*"))  # no temporary file left behind
+
+
+def test_non_utf8_byte_names_file_line_and_byte_offset(tmp_path):
+    first = b'{"audio_filepath": "a.wav", "duration": 1, "text": "x"}\n'
+    second = b'{"audio_filepath": "b.wav", "duration": 1, "text": "caf\xe9"}\n'
+    m = tmp_path / "latin1.json"
+    m.write_bytes(first + second)
+    offset = len(first) + second.index(b"\xe9")
+    with pytest.raises(ManifestError) as info:
+        read_manifest(m)
+    assert str(info.value).startswith(f"{m}:2: byte 0xe9 at byte offset {offset} is not valid")
+    assert "save the file as UTF-8" in str(info.value)
+
+
+def test_binary_file_given_as_a_manifest_is_a_manifest_error(tmp_path):
+    m = tmp_path / "audio.wav"
+    m.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\xff\xfe")
+    with pytest.raises(ManifestError, match=rf"{m}:1: bytes? 0x.. .*save the file as UTF-8"):
+        read_manifest(m)
+
+
+def test_utf8_byte_order_mark_is_accepted(tmp_path):
+    m = tmp_path / "bom.json"
+    m.write_bytes(b'\xef\xbb\xbf{"audio_filepath": "a.wav", "duration": 1, "text": "\xc3\xa9"}\n')
+    assert read_manifest(m)[0].text == "é"
+
+
+@pytest.mark.parametrize(
+    ("key", "number"),
+    [
+        ("duration", "1e999"),  # parses to inf
+        ("duration", "-1e999"),
+        ("duration", "1" + "0" * 400),  # an int that float() overflows on
+        ("duration", "NaN"),
+        ("offset", "Infinity"),
+    ],
+)
+def test_number_too_large_for_a_float_names_line_and_key(tmp_path, key, number):
+    good = '{"audio_filepath": "a.wav", "duration": 1.0, "text": "x"}'
+    bad = f'{{"audio_filepath": "a.wav", "duration": 1.0, "text": "x", "{key}": {number}}}'
+    m = write_manifest_lines(tmp_path / "m.json", [good, bad])
+    with pytest.raises(ManifestError) as info:
+        read_manifest(m)
+    message = str(info.value)
+    assert message.startswith(f"{m}:2: '{key}' must be a finite number of seconds, got ")
+    assert len(message) < 300  # a 400-digit value is described, not printed
+
+
+def test_integer_beyond_pythons_digit_limit_is_a_manifest_error(tmp_path):
+    bad = '{"audio_filepath": "a.wav", "duration": 1' + "0" * 5000 + ', "text": "x"}'
+    m = write_manifest_lines(tmp_path / "m.json", [bad])
+    with pytest.raises(ManifestError, match=rf"{m}:1: not a usable JSON line \(Exceeds the limit"):
+        read_manifest(m)
+
+
+def test_deeply_nested_json_line_is_a_manifest_error(tmp_path):
+    m = write_manifest_lines(tmp_path / "m.json", ["[" * 100_000 + "]" * 100_000])
+    with pytest.raises(ManifestError, match=rf"{m}:1: JSON nested too deeply"):
+        read_manifest(m)

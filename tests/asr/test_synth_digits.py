@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -189,3 +190,48 @@ def test_synth_digits_options_fill_every_config_field(monkeypatch, tmp_path):
         num_test=5, pitch=(10, 20), holdout="variant", voices=["en-us", "en-gb"], snr_db=(5.0, 9.0)
     )
     assert asdict(seen["config"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"my notes, not a corpus\n", r"not JSON: Expecting value at line 1, column 1"),
+        (b"[1, 2, 3]\n", r"expected a JSON object with 'settings', got list"),
+        (b'{"complete": true}\n', r"expected a JSON object with 'settings', got an object"),
+        (bytes(range(256)), r"binary or non-UTF-8 bytes"),
+    ],
+)
+def test_junk_corpus_json_is_named_and_left_untouched(tmp_path, capsys, content, said):
+    from ganglion_asr import cli
+
+    record = tmp_path / "corpus.json"
+    record.write_bytes(content)
+    argv = ["synth-digits", str(tmp_path), "--num-train", "2", "--num-validation", "1"]
+    assert cli.main([*argv, "--num-test", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ganglion-asr synth-digits: error: {record} is not a corpus record")
+    assert re.search(said, err) and "delete it" in err and "choose another folder" in err
+    assert "Traceback" not in err
+    assert record.read_bytes() == content  # nothing overwritten
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.json"]  # nothing written
+
+
+def test_a_file_given_as_the_corpus_folder_is_refused(tmp_path, capsys):
+    from ganglion_asr import cli
+
+    target = tmp_path / "notes.txt"
+    target.write_text("keep me")
+    assert cli.main(["synth-digits", str(target), "--quiet"]) == 2
+    assert f"{target} is a file, not a folder" in capsys.readouterr().err
+    assert target.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("jobs", ["0", "-2", "two"])
+def test_synth_digits_jobs_must_be_a_positive_whole_number(tmp_path, capsys, jobs):
+    from ganglion_asr import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["synth-digits", str(tmp_path), "--jobs", jobs])
+    assert exit_info.value.code == 2
+    assert "argument -j/--jobs:" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ganglion_asr.data.audio import audio_duration
 from ganglion_asr.data.manifest import ManifestEntry, write_manifest
+from ganglion_asr.data.text import read_utf8_text, utf8_lines
 from ganglion_asr.data.vocab import normalize_text
 from ganglion_asr.errors import AudioLoadError, DataError
 
@@ -108,7 +109,7 @@ def librispeech_to_manifest(
     entries: list[ManifestEntry] = []
     skipped: list[str] = []
     for trans in transcripts:
-        for lineno, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), start=1):
+        for lineno, line in enumerate(read_utf8_text(trans).splitlines(), start=1):
             if not line.strip():
                 continue
             utt_id, sep, text = line.strip().partition(" ")
@@ -149,9 +150,10 @@ def common_voice_to_manifest(
         raise DataError(f"Common Voice TSV {tsv} does not exist")
     entries: list[ManifestEntry] = []
     skipped: list[str] = []
-    with tsv.open(encoding="utf-8", newline="") as handle:
+    with tsv.open("rb") as handle:
         # sentences hold quotes of their own: no CSV quoting
-        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        lines = (line for _, line in utf8_lines(handle, tsv))
+        reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, None)
         if header is None:
             raise DataError(f"{tsv} is empty; expected a header with 'path' and 'sentence'")
@@ -210,7 +212,7 @@ def folder_to_manifest(
                 f"{audio} has no transcript: expected {txt} "
                 "(pass missing='skip' to leave such files out)"
             )
-        text = " ".join(txt.read_text(encoding="utf-8").split())
+        text = " ".join(read_utf8_text(txt).split())
         entry = _entry(audio, text, str(audio), normalize, missing, skipped)
         if entry is not None:
             entries.append(entry)

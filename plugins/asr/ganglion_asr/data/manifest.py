@@ -21,9 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from ganglion.archive import atomic_write_text
+from ganglion_asr.data.text import utf8_lines
 from ganglion_asr.errors import ManifestError
 
 REQUIRED_KEYS = ("audio_filepath", "duration", "text")
+
+_ONE_OBJECT = (
+    'each line must be one JSON object like {"audio_filepath": "a.wav", "duration": 1.5, '
+    '"text": "..."}'
+)
 
 
 @dataclass(frozen=True)
@@ -65,13 +71,31 @@ def _manifest_paths(manifest_filepath: str | os.PathLike[str] | Sequence[Any]) -
     return [Path(p).expanduser() for p in parts]
 
 
+def _shown(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, shortened: a 400-digit number must not fill the terminal."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-3:]}"
+
+
 def _number(record: dict[str, Any], key: str, where: str) -> float:
     value = record[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ManifestError(f"{where}: '{key}' must be a number of seconds, got {value!r}")
-    if value < 0:
-        raise ManifestError(f"{where}: '{key}' must not be negative, got {value!r}")
-    return float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ManifestError(f"{where}: '{key}' must be a number of seconds, got {_shown(value)}")
+    try:
+        seconds = float(value)  # an integer beyond ~1e308 overflows here
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        # JSON's 1e999 parses to inf, and NaN/Infinity are accepted by Python's parser
+        raise ManifestError(
+            f"{where}: '{key}' must be a finite number of seconds, got {_shown(value)} "
+            "(too large for a float, or not a number); fix the value on that line"
+        )
+    if seconds < 0:
+        raise ManifestError(f"{where}: '{key}' must not be negative, got {_shown(value)}")
+    return seconds
 
 
 def parse_manifest_line(line: str, manifest: Path, lineno: int) -> ManifestEntry:
@@ -81,9 +105,12 @@ def parse_manifest_line(line: str, manifest: Path, lineno: int) -> ManifestEntry
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ManifestError(
-            f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); each line must be one "
-            'JSON object like {"audio_filepath": "a.wav", "duration": 1.5, "text": "..."}'
+            f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); {_ONE_OBJECT}"
         ) from None
+    except ValueError as exc:  # an integer of more digits than Python converts (4300)
+        raise ManifestError(f"{where}: not a usable JSON line ({exc}); {_ONE_OBJECT}") from None
+    except RecursionError:
+        raise ManifestError(f"{where}: JSON nested too deeply; {_ONE_OBJECT}") from None
     if not isinstance(record, dict):
         raise ManifestError(f"{where}: expected a JSON object, got {type(record).__name__}")
     missing = [key for key in REQUIRED_KEYS if key not in record]
@@ -110,7 +137,7 @@ def iter_manifest(path: str | os.PathLike[str]) -> Iterator[ManifestEntry]:
     """Every entry of one manifest file, in order (blank lines are skipped)."""
     manifest = Path(path).expanduser()
     try:
-        handle = manifest.open(encoding="utf-8")
+        handle = manifest.open("rb")  # decoded line by line, so a bad byte is located
     except FileNotFoundError:
         raise ManifestError(
             f"manifest {manifest} does not exist; check manifest_filepath (relative paths are "
@@ -119,7 +146,7 @@ def iter_manifest(path: str | os.PathLike[str]) -> Iterator[ManifestEntry]:
     except OSError as exc:
         raise ManifestError(f"cannot read manifest {manifest}: {exc}") from None
     with handle:
-        for lineno, line in enumerate(handle, start=1):
+        for lineno, line in utf8_lines(handle, manifest, error=ManifestError):
             if line.strip():
                 yield parse_manifest_line(line, manifest, lineno)
 
@@ -176,7 +203,18 @@ def write_manifest(
     written relative to it, so the corpus folder stays relocatable.
     """
     target = Path(path).expanduser()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ManifestError(
+            f"cannot write manifest {target}: a file stands where its folder should be "
+            f"({target.parent} or a folder above it); choose another path"
+        ) from None
+    except OSError as exc:
+        raise ManifestError(
+            f"cannot create the folder {target.parent} for manifest {target}: {exc.strerror}; "
+            "choose another path"
+        ) from None
     base = target.resolve().parent
     lines = []
     for entry in entries:

@@ -335,6 +335,45 @@ def _settings(config: DigitCorpusConfig) -> dict[str, Any]:
     return json.loads(json.dumps(settings))  # tuples -> lists, as read back from JSON
 
 
+def read_corpus_record(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The ``corpus.json`` record at ``path``, or ``None`` when there is none.
+
+    Anything but a JSON object written by :func:`synthesize_digit_corpus` (plain text, a list,
+    binary bytes, a folder of that name) raises :class:`DataError` naming the file and what
+    to do; nothing is changed on disk.
+    """
+    path = Path(path)
+    fix = (
+        "delete it if the folder holds nothing you need, pass --overwrite to replace the "
+        "corpus, or choose another folder"
+    )
+    if not path.exists():
+        return None
+    if not path.is_file():
+        raise DataError(f"{path} is not a file; remove it or choose another folder")
+    try:
+        record = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise DataError(
+            f"{path} is not a corpus record (it holds binary or non-UTF-8 bytes); {fix}"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"{path} is not a corpus record (not JSON: {exc.msg} at line {exc.lineno}, "
+            f"column {exc.colno}); {fix}"
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise DataError(f"{path} is not a corpus record ({type(exc).__name__}); {fix}") from None
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}; {fix}") from None
+    if not isinstance(record, dict) or not isinstance(record.get("settings"), dict):
+        got = "an object without them" if isinstance(record, dict) else type(record).__name__
+        raise DataError(
+            f"{path} is not a corpus record (expected a JSON object with 'settings', got {got}); {fix}"
+        )
+    return record
+
+
 def synthesize_digit_corpus(
     out_dir: str | os.PathLike[str],
     config: DigitCorpusConfig | None = None,
@@ -355,6 +394,15 @@ def synthesize_digit_corpus(
     out = Path(out_dir)
     record_path = out / "corpus.json"
     settings = _settings(config)
+    # the folder is checked before espeak-ng runs and before anything in it is touched
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out} is a file, not a folder; choose another folder for the corpus")
+    previous = None if overwrite else read_corpus_record(record_path)
+    if previous is not None and previous["settings"] != settings:
+        raise DataError(
+            f"{out} already holds a corpus made with other settings (see {record_path}); "
+            "pass --overwrite to replace it, or choose another folder"
+        )
     all_voices = english_voices()
     voices = list(config.voices) or all_voices
     unknown = sorted(set(voices) - set(all_voices))
@@ -376,13 +424,6 @@ def synthesize_digit_corpus(
     if overwrite:
         for split in SPLITS:
             shutil.rmtree(out / "wavs" / split, ignore_errors=True)
-    elif record_path.exists():
-        previous = json.loads(record_path.read_text(encoding="utf-8")).get("settings")
-        if previous != settings:
-            raise DataError(
-                f"{out} already holds a corpus made with other settings (see {record_path}); "
-                "pass --overwrite to replace it, or choose another folder"
-            )
     for split in SPLITS:
         (out / "wavs" / split).mkdir(parents=True, exist_ok=True)
     # recorded before any audio exists, so an interrupted run is resumed only with the same
