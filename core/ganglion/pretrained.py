@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganglion.archive import _SHA256, _safe_basename
+from ganglion.archive.format import SHA256_HEX, safe_basename
 from ganglion.errors import GanglionError, UnknownNameError, did_you_mean
 
 __all__ = [
@@ -165,7 +165,7 @@ def _entry_problem(item: Any) -> str | None:
     if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in _URL_SCHEMES:
         return f"'url' must be an http://, https:// or file:// URL, got {url!r}"
     sha = item.get("sha256")
-    if not isinstance(sha, str) or not _SHA256.match(sha.lower()):
+    if not isinstance(sha, str) or not SHA256_HEX.match(sha.lower()):
         return f"'sha256' must be 64 hex digits, got {sha!r}"
     return None
 
@@ -252,7 +252,7 @@ def find_pretrained(name: str, model_class: Any = None) -> PretrainedModelInfo:
 # -- downloading ------------------------------------------------------------------------------------
 def _safe_filename(url: str) -> str:
     path = urllib.parse.unquote(urllib.parse.urlsplit(url).path)
-    return _safe_basename(path.rstrip("/").rsplit("/", 1)[-1], default="model.ganglion")
+    return safe_basename(path.rstrip("/").rsplit("/", 1)[-1], default="model.ganglion")
 
 
 def _default_target(url: str, sha256: str | None) -> Path:

@@ -199,7 +199,7 @@ def test_tied_weights_are_stored_once_and_restored_tied_and_trainable(tmp_path):
 
 
 def test_save_is_atomic_an_interrupted_save_leaves_the_old_file(archive, tiny, monkeypatch):
-    from ganglion import archive as archive_module
+    from ganglion.archive import writing
 
     before = archive.read_bytes()
 
@@ -207,7 +207,7 @@ def test_save_is_atomic_an_interrupted_save_leaves_the_old_file(archive, tiny, m
         self.out.write(b"half a weights member")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(archive_module._TarWriter, "add_weights", interrupted)
+    monkeypatch.setattr(writing.TarWriter, "add_weights", interrupted)
     with pytest.raises(KeyboardInterrupt):
         Tiny({"dim": 4}).save_to(archive)
     assert archive.read_bytes() == before
@@ -226,7 +226,7 @@ def _same(a, b):
 def test_saving_over_an_archive_leaves_only_the_new_file(
     archive, tiny, tokenizer, monkeypatch, exchange
 ):
-    from ganglion import archive as archive_module
+    from ganglion.archive import atomic as archive_module
 
     swaps = []
     real = archive_module._exchange
@@ -253,7 +253,7 @@ def test_saving_over_an_archive_leaves_only_the_new_file(
 def test_a_process_exiting_right_after_a_save_still_removes_the_replaced_file(tmp_path):
     script = """
 import os, sys, time, torch
-from ganglion import archive
+from ganglion.archive import atomic as archive
 from ganglion.archive import save_archive
 def slow_unlink(path, _unlink=os.unlink):  # the removal is still going on when main() ends
     time.sleep(0.5)
@@ -821,7 +821,7 @@ def test_info_reports_a_corrupt_member_and_refuses_a_hostile_archive(archive, tm
 def test_a_file_that_cannot_be_read_is_an_archive_error_not_a_traceback(
     archive, monkeypatch, capsys
 ):
-    from ganglion import archive as archive_module
+    from ganglion.archive import reading as archive_module
 
     def denied(path, *args, **kwargs):
         raise PermissionError(13, "Permission denied", str(path))

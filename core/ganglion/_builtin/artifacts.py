@@ -5,5 +5,5 @@ from ganglion.hookspecs import hookimpl
 
 @hookimpl
 def register_artifact_handlers(register):
-    register("file", "ganglion.archive:FileArtifactHandler")
-    register("directory", "ganglion.archive:DirectoryArtifactHandler")
+    register("file", "ganglion.archive.artifacts:FileArtifactHandler")
+    register("directory", "ganglion.archive.artifacts:DirectoryArtifactHandler")

@@ -1,0 +1,110 @@
+"""The model archive (``.ganglion`` file): one plain tar holding everything a model needs.
+
+Layout (``tar tvf model.ganglion`` lists it; ``tar xf`` unpacks it with any tool; see
+:mod:`~ganglion.archive.format`)::
+
+    model_config.yaml            the model's config, resolved; artifact paths point into the archive
+    <hash>_<basename>            each registered file artifact (``<hash>``: of its content)
+    <hash>_<basename>/...        each registered directory artifact, file by file
+    model_weights.safetensors    the state dict, in the safetensors format (never pickle)
+    manifest.json                format and version, the model, ganglion's, torch's and the
+                                 plugins' versions, and the sha256 and size of every member
+
+Choices, and why:
+
+* **No pickle, no code.** Weights are safetensors (:mod:`~ganglion.archive.weights`); the
+  config is YAML read with the safe loader (aliases refused: no "billion laughs";
+  :mod:`~ganglion.archive.parsing`), and OmegaConf resolvers in it are refused (an archive's
+  config is stored resolved). A config's ``_target_`` must be a registered name or a class of
+  an installed plugin (:mod:`~ganglion.archive.policy`): ``_target_: os.system`` is refused
+  before anything is imported.
+* **Read in place** (:mod:`~ganglion.archive.reading`). The tar's member headers give each
+  member's byte range; the manifest, config and weights are read straight from those ranges.
+  Nothing is extracted to a temp dir.
+* **Only artifacts are unpacked** (:mod:`~ganglion.archive.artifacts`), because libraries such
+  as sentencepiece want a real file path. They go to a content-addressed cache
+  (``$GANGLION_CACHE/artifacts/<sha256>/<name>``): checksummed, written to a temp dir and
+  renamed into place, shared by every archive and every process holding the same file, and
+  never rewritten once there.
+* **Checked before use.** Member paths that are absolute, contain ``..``, or are links,
+  devices or duplicates are refused, as are members the manifest does not list; every
+  member's sha256 is checked against the manifest as it is read. A refusal raises
+  :class:`ArchiveError` (or a subclass) whose message says exactly what was refused, and
+  happens before anything is written or built.
+* **Fast.** A restore maps the file copy-on-write and makes the tensors views of it: no copy,
+  no allocation (see :meth:`ModelArchive.read_weights` for the catch, and its ``mmap``
+  argument). A file whose checksums were all verified before and that has not changed since
+  is not rehashed (:mod:`~ganglion.archive.stamps`). Tensors are stored largest element size
+  first, so each one is aligned for its dtype.
+* **Atomic** (:mod:`~ganglion.archive.atomic`). ``save_archive`` writes a hidden temp file in
+  the destination directory and renames it over the destination, so an interrupted save never
+  leaves a half archive.
+
+Artifact kinds are pluggable: a plugin registers an :class:`ArtifactHandler` through the
+``register_artifact_handlers`` hook (the core registers ``file`` and ``directory``).
+
+Importing this package imports no torch; only reading or writing weights does.
+"""
+
+from ganglion.archive.artifacts import (
+    ArchivedArtifact,
+    ArtifactHandler,
+    ArtifactSource,
+    DirectoryArtifactHandler,
+    FileArtifactHandler,
+    get_artifact_handler,
+)
+from ganglion.archive.atomic import atomic_output, atomic_write_text, wait_for_saves
+from ganglion.archive.config_paths import replace_artifact_references, set_config_value
+from ganglion.archive.errors import (
+    ArchiveChecksumError,
+    ArchiveError,
+    UnsafeArchiveError,
+    refusal,
+)
+from ganglion.archive.format import (
+    ARTIFACT_SCHEME,
+    CONFIG_NAME,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MANIFEST_NAME,
+    SUPPORTED_FORMAT_VERSIONS,
+    WEIGHTS_NAME,
+)
+from ganglion.archive.policy import check_config
+from ganglion.archive.reading import ENV_MMAP, ModelArchive
+from ganglion.archive.stamps import ENV_VERIFY
+from ganglion.archive.targets_policy import TARGET_KINDS, resolve_config_target
+from ganglion.archive.writing import save_archive
+
+__all__ = [
+    "ARTIFACT_SCHEME",
+    "CONFIG_NAME",
+    "ENV_MMAP",
+    "ENV_VERIFY",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "MANIFEST_NAME",
+    "SUPPORTED_FORMAT_VERSIONS",
+    "TARGET_KINDS",
+    "WEIGHTS_NAME",
+    "ArchiveChecksumError",
+    "ArchiveError",
+    "ArchivedArtifact",
+    "ArtifactHandler",
+    "ArtifactSource",
+    "DirectoryArtifactHandler",
+    "FileArtifactHandler",
+    "ModelArchive",
+    "UnsafeArchiveError",
+    "atomic_output",
+    "atomic_write_text",
+    "check_config",
+    "get_artifact_handler",
+    "refusal",
+    "replace_artifact_references",
+    "resolve_config_target",
+    "save_archive",
+    "set_config_value",
+    "wait_for_saves",
+]
