@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import fields
@@ -30,6 +31,28 @@ def _pair(kind: type) -> object:
         return (kind(parts[0]), kind(parts[1]))
 
     return parse
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1 (batch sizes, worker counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    """An argparse type: an integer of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
 
 
 def _names(text: str) -> list[str]:
@@ -110,7 +133,9 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
         help="fraction of utterances with background noise (0: none)",
     )
     p.add_argument("--snr-db", type=_pair(float), default=d.snr_db, help="noise SNR LOW,HIGH")
-    p.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: CPUs)")
+    p.add_argument(
+        "-j", "--jobs", type=_positive_int, default=None, help="worker processes (default: CPUs)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing corpus")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_synth)
@@ -183,7 +208,9 @@ def _add_transcribe(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", type=Path, help="a .ganglion model archive")
     p.add_argument("audio", nargs="*", type=Path, help="audio files to transcribe")
     p.add_argument("--manifest", type=Path, help="transcribe a manifest's utterances")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument(
+        "--batch-size", type=_positive_int, default=16, help="utterances decoded at once"
+    )
     p.add_argument(
         "--output",
         type=Path,
@@ -192,24 +219,65 @@ def _add_transcribe(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--show",
-        type=int,
+        type=_count,
         default=None,
         help="print at most this many transcriptions (default: all)",
     )
     p.set_defaults(run=_run_transcribe)
 
 
+def check_output_path(path: Path, option: str = "--output") -> None:
+    """Refuse an output file that could not be written, before any work is done.
+
+    The file itself need not exist; its directory must, and must be writable (an hour of
+    transcription must not end in "No such file or directory").
+    """
+    if path.is_dir():
+        raise GanglionError(
+            f"{option} {path} is a directory; give a file name, e.g. {path}/out.json"
+        )
+    parent = path.parent
+    if not parent.exists():
+        # a path through a regular file ("notes.txt/out.json") also lands here
+        above = next((p for p in parent.parents if p.exists()), None)
+        if above is not None and not above.is_dir():
+            raise GanglionError(
+                f"{option} {path}: {above} is a file, not a directory; choose another path"
+            )
+        raise GanglionError(
+            f"{option} {path}: directory {parent} does not exist; create it first "
+            f"(mkdir -p {parent}) or choose another path"
+        )
+    if not parent.is_dir():
+        raise GanglionError(f"{option} {path}: {parent} is not a directory; choose another path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise GanglionError(
+            f"{option} {path}: directory {parent} is not writable; choose another path"
+        )
+
+
 def _run_transcribe(args: argparse.Namespace) -> int:
     if not args.audio and args.manifest is None:
         raise GanglionError("give audio files to transcribe, or --manifest MANIFEST")
-    from ganglion_asr.models import EncDecCTCModel
-
+    # everything that can be checked without the model is checked before it is loaded
+    if args.output is not None:
+        check_output_path(args.output)
+    if not args.model.is_file():
+        what = "a directory" if args.model.is_dir() else "no such file"
+        raise GanglionError(f"model {args.model}: {what}; give a .ganglion model archive")
+    for audio in args.audio:
+        if not audio.is_file():
+            what = "is a directory" if audio.is_dir() else "does not exist"
+            raise GanglionError(f"audio file {audio} {what}")
     files = [str(p) for p in args.audio]
     entries = []
     if args.manifest is not None:
         from ganglion_asr.data.manifest import read_manifest
 
         entries = read_manifest(args.manifest)
+    from ganglion_asr.models import EncDecCTCModel
+
+    # refuses an archive of another kind of model before building it
     model = EncDecCTCModel.restore_from(str(args.model), map_location="cpu")
     # manifest entries go as they are, so segments (offset, duration) are decoded alone
     hypotheses = model.transcribe([*files, *entries], batch_size=args.batch_size)
@@ -250,12 +318,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``ganglion-asr``; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse fills `transcribe`'s AUDIO... only up to the first option: files given
+        # after one (`MODEL --batch-size 8 a.wav`) arrive here and are still audio files
+        if args.command == "transcribe" and not any(a.startswith("-") for a in extra):
+            args.audio.extend(Path(a) for a in extra)
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.run(args) or 0)
     except GanglionError as exc:
         print(f"ganglion-asr {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the file system refused (full disk, permissions): its message
+        print(f"ganglion-asr {args.command}: error: {exc}", file=sys.stderr)  # names the path
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
