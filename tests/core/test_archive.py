@@ -9,6 +9,8 @@ import io
 import json
 import os
 import shutil
+import signal
+import stat
 import subprocess
 import sys
 import tarfile
@@ -29,6 +31,7 @@ from ganglion.archive import (
     ArtifactHandler,
     ModelArchive,
     UnsafeArchiveError,
+    save_archive,
 )
 from ganglion.cli import main
 from ganglion.errors import GanglionError
@@ -222,54 +225,99 @@ def _same(a, b):
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-@pytest.mark.parametrize("exchange", [True, False], ids=["exchanged", "renamed"])
-def test_saving_over_an_archive_leaves_only_the_new_file(
-    archive, tiny, tokenizer, monkeypatch, exchange
+def test_saving_over_an_archive_leaves_only_the_new_file_synced_before_and_after_the_rename(
+    archive, tiny, tokenizer, monkeypatch
 ):
-    from ganglion.archive import atomic as archive_module
+    from ganglion.archive import atomic
 
-    swaps = []
-    real = archive_module._exchange
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
 
-    def spy(new, path):
-        swaps.append(real(new, path) if exchange else False)
-        return swaps[-1]
+    def fsync(fd):
+        events.append("fsync directory" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
+        real_fsync(fd)
 
-    # exchange=False: a system or filesystem without renameat2(RENAME_EXCHANGE)
-    monkeypatch.setattr(archive_module, "_exchange", spy)
+    def replace(src, dst):
+        events.append(f"rename {Path(src).parent == Path(dst).parent}")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    monkeypatch.setattr(atomic.os, "replace", replace)
     old_inode = archive.stat().st_ino
     restored = ModelPT.restore_from(archive)  # its weights map the old file
     kept = _state(restored)
     newer = Tiny({"dim": 4, "tokenizer": {"model": str(tokenizer)}})
+    events.clear()
     assert newer.save_to(archive) == archive
-    archive_module.wait_for_saves()
-    assert swaps == [exchange and sys.platform.startswith("linux")]
+    # the data is on disk before the name points at it, and the name change after
+    assert events[:3] == ["fsync file", "rename True", "fsync directory"]
     assert archive.stat().st_ino != old_inode
     assert sorted(p.name for p in archive.parent.iterdir()) == ["cache", "good.ganglion", "src"]
     assert _same(_state(restored), kept)  # a model restored from the old file is untouched
     assert _same(_state(ModelPT.restore_from(archive)), _state(newer))
 
 
-def test_a_process_exiting_right_after_a_save_still_removes_the_replaced_file(tmp_path):
+def _temp_name(target: str, pid: int, host: str | None = None) -> str:
+    """The temp name a save of ``target`` by process ``pid`` on ``host`` would use."""
+    from ganglion.archive import atomic
+
+    name = atomic.temp_path(Path(target)).name  # .<target>.<pid>@<host>.<token>.tmp
+    own_host, token, _ = name.rsplit("@", 1)[1].rsplit(".", 2)
+    return f".{target}.{pid}@{host or own_host}.{token}.tmp"
+
+
+def _dead_pid() -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )  # exited and reaped: its pid is free
+    return int(done.stdout)
+
+
+def test_the_next_save_removes_temp_files_of_dead_writers_and_keeps_live_ones(tiny, tmp_path):
+    from ganglion.archive import atomic
+
+    dead, alive = _dead_pid(), os.getppid()
+    stale = tmp_path / _temp_name("m.ganglion", dead)
+    stale_other = tmp_path / _temp_name("notes.txt", dead)  # any file's temp, same directory
+    running = tmp_path / _temp_name("m.ganglion", alive)
+    elsewhere = tmp_path / _temp_name("m.ganglion", dead, host="another-host")
+    unrelated = tmp_path / f".m.ganglion.{dead}.tmp"  # not our naming: not ours to remove
+    for path in (stale, stale_other, running, elsewhere, unrelated):
+        path.write_bytes(b"partial")
+    assert atomic._TEMP_NAME.match(stale.name) and atomic._TEMP_NAME.match(running.name)
+    Tiny({"dim": 4}).save_to(tmp_path / "m.ganglion")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["cache", "m.ganglion", running.name, elsewhere.name, unrelated.name]
+    )
+
+
+def test_a_save_killed_outright_leaves_the_old_archive_and_the_next_save_cleans_up(tmp_path):
     script = """
-import os, sys, time, torch
-from ganglion.archive import atomic as archive
-from ganglion.archive import save_archive
-def slow_unlink(path, _unlink=os.unlink):  # the removal is still going on when main() ends
-    time.sleep(0.5)
-    _unlink(path)
-archive.os = type(os)("os_with_a_slow_unlink")
-archive.os.__dict__.update(os.__dict__, unlink=slow_unlink)
-for value in (1.0, 2.0):  # the second save replaces the first file, then the process exits
-    save_archive(sys.argv[1], config={}, state_dict={"w": torch.full((1 << 20,), value)},
-                 model_class="m:M")
+import os, signal, sys, torch
+from ganglion.archive import save_archive, writing
+def killed(self, name, plan):  # SIGKILL half way through the weights: no cleanup can run
+    self.out.write(plan.prefix)
+    self.out.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+writing.TarWriter.add_weights = killed
+save_archive(sys.argv[1], config={}, state_dict={"w": torch.full((4,), 2.0)}, model_class="m:M")
 """
     path = tmp_path / "out" / "m.ganglion"
+    save_archive(path, config={}, state_dict={"w": torch.full((4,), 1.0)}, model_class="m:M")
     env = {**os.environ, "GANGLION_CACHE": str(tmp_path / "cache")}
-    subprocess.run([sys.executable, "-c", script, str(path)], check=True, env=env)
+    child = subprocess.run([sys.executable, "-c", script, str(path)], env=env)
+    assert child.returncode == -signal.SIGKILL
+    left = sorted(p.name for p in path.parent.iterdir())
+    assert len(left) == 2 and left[1] == "m.ganglion" and left[0].endswith(".tmp")
+    with ModelArchive.open(path) as opened:  # the old archive, whole
+        assert opened.read_weights()["w"][0].item() == 1.0
+    save_archive(path, config={}, state_dict={"w": torch.full((4,), 3.0)}, model_class="m:M")
     assert [p.name for p in path.parent.iterdir()] == ["m.ganglion"]
     with ModelArchive.open(path) as opened:
-        assert opened.read_weights()["w"][0].item() == 2.0
+        assert opened.read_weights()["w"][0].item() == 3.0
 
 
 def test_saving_over_a_symlink_replaces_the_link_not_its_target(tiny, tmp_path):
@@ -279,9 +327,6 @@ def test_saving_over_a_symlink_replaces_the_link_not_its_target(tiny, tmp_path):
     link.symlink_to(target)
     model = Tiny({"dim": 4})
     model.save_to(link)
-    from ganglion.archive import wait_for_saves
-
-    wait_for_saves()
     assert not link.is_symlink()
     assert target.read_bytes() == b"not an archive"
     assert _same(_state(ModelPT.restore_from(link)), _state(model))

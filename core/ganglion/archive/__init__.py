@@ -36,9 +36,12 @@ Choices, and why:
   argument). A file whose checksums were all verified before and that has not changed since
   is not rehashed (:mod:`~ganglion.archive.stamps`). Tensors are stored largest element size
   first, so each one is aligned for its dtype.
-* **Atomic** (:mod:`~ganglion.archive.atomic`). ``save_archive`` writes a hidden temp file in
-  the destination directory and renames it over the destination, so an interrupted save never
-  leaves a half archive.
+* **Atomic and durable** (:mod:`~ganglion.archive.atomic`). ``save_archive`` writes a hidden
+  temp file in the destination directory, fsyncs it, renames it over the destination and
+  fsyncs the directory: an interrupted save, or a power cut, leaves the old archive or the
+  new one, never a half archive and never neither. Everything is done when it returns (no
+  background work); a writer killed outright leaves a temp file that the next save into the
+  directory removes.
 
 Artifact kinds are pluggable: a plugin registers an :class:`ArtifactHandler` through the
 ``register_artifact_handlers`` hook (the core registers ``file`` and ``directory``).
@@ -54,7 +57,7 @@ from ganglion.archive.artifacts import (
     FileArtifactHandler,
     get_artifact_handler,
 )
-from ganglion.archive.atomic import atomic_output, atomic_write_text, wait_for_saves
+from ganglion.archive.atomic import atomic_output, atomic_write_text
 from ganglion.archive.config_paths import replace_artifact_references, set_config_value
 from ganglion.archive.errors import (
     ArchiveChecksumError,
@@ -106,5 +109,4 @@ __all__ = [
     "resolve_config_target",
     "save_archive",
     "set_config_value",
-    "wait_for_saves",
 ]

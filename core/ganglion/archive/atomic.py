@@ -1,162 +1,139 @@
-"""Atomic output: a file that appears at its path whole, or not at all."""
+"""Atomic, durable output: a file appears at its path whole, or not at all, and survives a
+power cut once the write returned.
+
+The data goes to a hidden temp file in the destination's directory (same filesystem), which is
+fsync'ed, renamed over the destination (``os.replace``: one atomic step, so the path always
+names a whole file, the old one or the new one), and then the directory is fsync'ed, so the
+rename itself is on disk. A crash at any point leaves the old file or the new one, never
+neither, and never a half file under the real name.
+
+A temp file is named ``.<name>.<pid>@<host>.<random>.tmp``. A writer killed outright (SIGKILL,
+the OOM killer) cannot remove its own; the next write into the same directory removes the temp
+files of processes of this host that no longer exist (:func:`remove_stale_temps`). The host
+is in the name because a directory may be shared (NFS, containers) with machines whose process
+ids mean nothing here.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import functools
+import errno
 import os
+import re
 import secrets
-import stat
-import sys
-import threading
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ganglion.archive.errors import ArchiveError
 
-__all__ = ["atomic_output", "atomic_write_text", "wait_for_saves"]
+__all__ = ["atomic_output", "atomic_write_text", "remove_stale_temps", "temp_path"]
+
+_TEMP_NAME = re.compile(r"^\..+\.(?P<pid>[0-9]{1,10})@(?P<host>[A-Za-z0-9_-]*)\.[0-9a-f]{8}\.tmp$")
 
 
-@functools.cache
-def _libc_function(name: str, *argtypes: Any) -> Any:
-    """A Linux system call's glibc wrapper through ctypes, or None where there is none."""
-    if not sys.platform.startswith("linux"):
-        return None
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())
+
+
+def temp_path(path: Path) -> Path:
+    """A fresh temp file name beside ``path``, carrying this process's id and host."""
+    return path.with_name(f".{path.name}.{os.getpid()}@{_host()}.{secrets.token_hex(4)}.tmp")
+
+
+def _process_exists(pid: int) -> bool:
     try:
-        func = getattr(ctypes.CDLL(None, use_errno=True), name)
-    except (OSError, AttributeError):
-        return None
-    func.argtypes = list(argtypes)
-    func.restype = ctypes.c_int
-    return func
-
-
-_AT_FDCWD = -100
-_RENAME_EXCHANGE = 2
-_SYNC_FILE_RANGE_WRITE = 2  # start writing dirty pages out, without waiting for them
-#: threads finishing earlier saves (see :func:`_replace`); joined by :func:`wait_for_saves`
-_finishing: list[threading.Thread] = []
-_finishing_lock = threading.Lock()
-
-
-def _exchange(new: Path, path: Path) -> bool:
-    """Swap two names in one atomic step; False where the system or the filesystem cannot,
-    or ``path`` does not exist."""
-    c_int, c_path = ctypes.c_int, ctypes.c_char_p
-    func = _libc_function("renameat2", c_int, c_path, c_int, c_path, ctypes.c_uint)
-    if func is None:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except ProcessLookupError:
         return False
-    return func(_AT_FDCWD, os.fsencode(new), _AT_FDCWD, os.fsencode(path), _RENAME_EXCHANGE) == 0
+    except PermissionError:
+        return True  # it exists, and belongs to another user
+    except (OverflowError, OSError):
+        return False  # not a process id this system can have
+    return True
 
 
-def _drop_cached(path: Path) -> None:
-    """Drop the cached pages of the file about to be replaced (see :func:`atomic_output`)."""
-    with contextlib.suppress(OSError, AttributeError):
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            return  # a link, a FIFO, a device: nothing of ours to drop, nothing to open
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
+def remove_stale_temps(directory: Path) -> list[Path]:
+    """Remove the temp files (see the module docstring) in ``directory`` left by processes of
+    this host that no longer exist; returns what was removed. Temp files of running processes
+    (this one included), of other hosts, and every other file are left alone. Does nothing
+    where process ids cannot be checked without side effects (not POSIX)."""
+    if os.name != "posix":  # pragma: no cover - os.kill(pid, 0) is not a probe on Windows
+        return []
+    host, own = _host(), os.getpid()
+    removed: list[Path] = []
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            match = _TEMP_NAME.match(entry.name)
+            if match is None or match["host"] != host:
+                continue
+            pid = int(match["pid"])
+            if pid <= 0 or pid == own or _process_exists(pid):
+                continue
+            with contextlib.suppress(OSError):  # another writer removed it first
+                if entry.is_file(follow_symlinks=False):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
 
 
-def _finish_save(fd: int, old: Path | None) -> None:
-    """Remove the replaced file, if any, and start writing the new one out; then close it."""
+def _sync_directory(directory: Path) -> None:
+    """fsync ``directory``, so that a rename in it is on disk."""
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
-        if old is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(old)
-        c_off = ctypes.c_int64
-        func = _libc_function("sync_file_range", ctypes.c_int, c_off, c_off, ctypes.c_uint)
-        if func is not None:
-            func(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)  # a failure here only loses the head start
+        os.fsync(fd)
+    except OSError as exc:
+        # some filesystems cannot sync a directory; the rename is then as durable as they allow
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
     finally:
         os.close(fd)
 
 
-def _replace(new: Path, path: Path, fd: int) -> None:
-    """Put the file ``new`` (open as ``fd``, which this closes) at ``path`` atomically, and
-    leave the rest of the work to a background thread.
-
-    ``os.replace`` over an existing file frees the old file's blocks before it returns, and
-    on ext4 also starts writing the new file out (``auto_da_alloc``); for a file of a few
-    hundred MB that costs as much as writing it. Instead the two names are exchanged
-    (``renameat2(RENAME_EXCHANGE)``, one atomic step: ``path`` always names a whole file,
-    the old one or the new one), and a thread removes the old file, now under the temp
-    name, and starts the new file's write-back, so that its pages are clean, and can be
-    dropped (:func:`_drop_cached`), by the time it is replaced in turn. The interpreter
-    waits for that thread at exit. Where exchanging is not possible (``path`` is new, not
-    Linux, a filesystem without it) this is ``os.replace``.
-    """
-    try:
-        old = new if _exchange(new, path) else None
-        if old is None:
-            os.replace(new, path)
-    except BaseException:
-        os.close(fd)
-        raise
-    thread = threading.Thread(target=_finish_save, args=(fd, old), name="ganglion-save")
-    try:
-        thread.start()
-    except RuntimeError:  # no more threads (or the interpreter is shutting down): do it here
-        _finish_save(fd, old)
-        return
-    with _finishing_lock:
-        _finishing[:] = [t for t in _finishing if t.is_alive()]
-        _finishing.append(thread)
-
-
-def wait_for_saves() -> None:
-    """Wait for the background work of earlier saves: removing the files they replaced and
-    starting their write-back (see :func:`atomic_output`)."""
-    with _finishing_lock:
-        threads = _finishing[:]
-        _finishing.clear()
-    for thread in threads:
-        thread.join()
-
-
 @contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[Any]:
+def atomic_output(path: Path, *, durable: bool = True) -> Iterator[Any]:
     """A binary file that appears at ``path`` only when the ``with`` block completes.
 
-    Written as a hidden temp file in the same directory (same filesystem), then moved to
-    ``path`` in one atomic step (:func:`_replace`); on any error, ``KeyboardInterrupt``
-    included, the temp file is removed and ``path`` is left as it was. The data is not
-    fsync'ed (as with ``torch.save``), so a power cut right after a save may lose the new
-    file, not corrupt it into a half file under the old name.
+    Written as a hidden temp file beside ``path``, then renamed over it (see the module
+    docstring); on any error, ``KeyboardInterrupt`` included, the temp file is removed and
+    ``path`` is left as it was. ``durable`` (the default) fsyncs the file before the rename
+    and the directory after it; ``durable=False`` skips both, for files that are only a cache
+    (a power cut may then lose the new file, never leave a half one). A link at ``path`` is
+    replaced, not followed. Stale temp files of dead writers in the directory are removed
+    first (:func:`remove_stale_temps`).
 
-    Before writing, the cached pages of the file being replaced are dropped (its data stays
-    on disk and readable; mapped pages, e.g. of a model restored from it, are kept): they
-    are garbage once it is replaced, and the new file gets the memory they held instead of
-    the page cache holding both versions. ``torch.save`` gets the same by truncating the old
-    file before writing, and on a VM that hands freed memory back to its host (free page
-    reporting) writing into memory freed moments ago costs several times less than into
-    memory the host has to fault in again.
+    Example::
+
+        with atomic_output(Path("out/table.bin")) as out:
+            out.write(data)
     """
+    path = Path(path)
     if path.is_dir():
         raise ArchiveError(f"cannot save to {path}: it is a directory")
     path.parent.mkdir(parents=True, exist_ok=True)
-    _drop_cached(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    remove_stale_temps(path.parent)
+    tmp = temp_path(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies, as usual
-    kept = -1  # a second descriptor of the temp file, for the background write-back
     try:
         with os.fdopen(fd, "wb", buffering=1 << 20) as out:
             yield out
             out.flush()
-            kept = os.dup(fd)
-        handed, kept = kept, -1
-        _replace(tmp, path, handed)  # closes it
+            if durable:
+                os.fsync(out.fileno())
+        os.replace(tmp, path)
     except BaseException:
-        if kept >= 0:
-            os.close(kept)
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    if durable:
+        try:
+            _sync_directory(path.parent)
+        except OSError as exc:
+            raise ArchiveError(
+                f"{path} was written, but its directory could not be synced to disk ({exc}); "
+                "a power cut now may leave the previous file"
+            ) from exc
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:

@@ -43,7 +43,6 @@ from ganglion.archive.format import (
     WEIGHTS_NAME,
     member_name_problem,
 )
-from ganglion.archive.hashing import BackgroundSha256, NoHash
 from ganglion.archive.parsing import load_json, load_yaml
 from ganglion.archive.policy import check_config
 from ganglion.archive.stamps import stamp_matches, write_stamp
@@ -452,8 +451,8 @@ class ModelArchive:
         leaving a mapped old file intact. The catch (as with ``torch.load(mmap=True)``): a
         tool that rewrites the file in place while the model lives (``cp`` over it) changes
         the mapped weights, and truncating it crashes the process (SIGBUS). Set
-        ``GANGLION_MMAP=0`` to read each tensor into fresh memory instead (hashed by a
-        second thread as it is read); a file that cannot be mapped, or a tensor not aligned
+        ``GANGLION_MMAP=0`` to read each tensor into fresh memory instead (hashed as it is
+        read); a file that cannot be mapped, or a tensor not aligned
         for its dtype, is read that way too.
         """
         check_byte_order()
@@ -486,24 +485,23 @@ class ModelArchive:
         return tensors_from_buffer(header, mapped, archive=self.path)
 
     def _read_weights_copying(self, header: WeightsHeader) -> dict[str, torch.Tensor]:
-        """The tensors read into fresh memory while another thread hashes them."""
+        """The tensors read into fresh memory, hashed as they are read."""
         import torch
 
+        h = None if self.verified_before else hashlib.sha256(header.prefix)
         tensors: dict[str, torch.Tensor] = {}
-        with NoHash() if self.verified_before else BackgroundSha256() as hasher:
-            hasher.update(header.prefix)
-            self._file.seek(header.data_offset)
-            for e in header.entries:
-                tensor = torch.empty(e.shape, dtype=entry_dtype(e, archive=self.path))
-                view = tensor_bytes(tensor)
-                for start in range(0, len(view), CHUNK_BYTES):
-                    chunk = view[start : start + CHUNK_BYTES]
-                    self._readinto(chunk)
-                    hasher.update(chunk, tensor)
-                tensors[e.name] = tensor
-            digest = hasher.hexdigest() or self._expected(WEIGHTS_NAME)
-        if digest != self._expected(WEIGHTS_NAME):
-            raise self._mismatch(WEIGHTS_NAME, digest)
+        self._file.seek(header.data_offset)
+        for e in header.entries:
+            tensor = torch.empty(e.shape, dtype=entry_dtype(e, archive=self.path))
+            view = tensor_bytes(tensor)
+            for start in range(0, len(view), CHUNK_BYTES):
+                chunk = view[start : start + CHUNK_BYTES]
+                self._readinto(chunk)
+                if h is not None:
+                    h.update(chunk)
+            tensors[e.name] = tensor
+        if h is not None and h.hexdigest() != self._expected(WEIGHTS_NAME):
+            raise self._mismatch(WEIGHTS_NAME, h.hexdigest())
         return tensors
 
     def _readinto(self, view: memoryview) -> None:

@@ -16,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 from pathlib import Path
+
+from ganglion.archive.atomic import atomic_output
+from ganglion.archive.errors import ArchiveError
 
 __all__ = ["ENV_VERIFY", "stamp_matches", "write_stamp"]
 
@@ -50,9 +52,9 @@ def stamp_matches(manifest_sha256: str, st: os.stat_result) -> bool:
 def write_stamp(manifest_sha256: str, st: os.stat_result) -> None:
     """Record that the file with status ``st`` had every checksum verified. Never fails: a
     stamp is only an optimisation."""
-    path = _stamp_path(manifest_sha256)
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        tmp.write_text(json.dumps({"identity": _identity(st)}))
-        os.replace(tmp, path)
+    # not durable: a stamp lost in a power cut only costs one rehash
+    with (
+        contextlib.suppress(OSError, ArchiveError),
+        atomic_output(_stamp_path(manifest_sha256), durable=False) as out,
+    ):
+        out.write(json.dumps({"identity": _identity(st)}).encode())

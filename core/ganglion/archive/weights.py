@@ -15,7 +15,6 @@ Importing this module imports no torch; the functions that handle tensors do.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import math
 import sys
@@ -80,11 +79,14 @@ def check_byte_order() -> None:
 
 
 def tensor_bytes(tensor: torch.Tensor) -> memoryview:
-    """A zero-copy byte view of a contiguous CPU tensor (the caller keeps the tensor alive)."""
-    nbytes = tensor.numel() * tensor.element_size()
-    if nbytes == 0:
-        return memoryview(b"")
-    return memoryview((ctypes.c_char * nbytes).from_address(tensor.data_ptr())).cast("B")
+    """A zero-copy, writable byte view of a contiguous CPU tensor (the view keeps the tensor's
+    memory alive). Goes through numpy, as safetensors does, because a tensor does not offer
+    Python's buffer protocol itself."""
+    import torch
+
+    if not tensor.numel():
+        return memoryview(bytearray())
+    return memoryview(tensor.detach().reshape(-1).view(torch.uint8).numpy())
 
 
 def _dtype_code(dtype: Any) -> str:

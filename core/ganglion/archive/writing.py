@@ -25,7 +25,6 @@ from ganglion.archive.format import (
     MANIFEST_NAME,
     WEIGHTS_NAME,
 )
-from ganglion.archive.hashing import BackgroundSha256
 from ganglion.archive.stamps import write_stamp
 from ganglion.archive.weights import WeightsPlan, check_byte_order
 
@@ -78,16 +77,15 @@ class TarWriter:
         self.records[name] = {"sha256": sha, "size": size}
 
     def add_weights(self, name: str, plan: WeightsPlan) -> None:
+        """Write the weights member planned by ``plan``, streamed from the tensors' memory."""
         self._header(name, plan.size, tarfile.REGTYPE)
-        with BackgroundSha256() as hasher:
-            self.out.write(plan.prefix)
-            hasher.update(plan.prefix)
-            for chunk, owner in plan.chunks():
-                hasher.update(chunk, owner)  # first: the hashing thread is the slower one
-                self.out.write(chunk)
-            digest = hasher.hexdigest()
+        h = hashlib.sha256(plan.prefix)
+        self.out.write(plan.prefix)
+        for chunk, _owner in plan.chunks():
+            self.out.write(chunk)
+            h.update(chunk)  # hashlib drops the GIL on large buffers
         self._pad(plan.size)
-        self.records[name] = {"sha256": digest, "size": plan.size}
+        self.records[name] = {"sha256": h.hexdigest(), "size": plan.size}
 
     def finish(self) -> None:
         self.out.write(b"\0" * (2 * tarfile.BLOCKSIZE))

@@ -434,10 +434,9 @@ class ModelPT(pl.LightningModule, NeuralModule):
     def save_to(self, save_path: str | os.PathLike[str]) -> Path | None:
         """Package the model as one ``.ganglion`` file: config, weights, artifacts, manifest.
 
-        The write is atomic (a temp file moved into place in one step): ``save_path`` names
-        the old file or the new one, never half a file. Removing the file it replaced and
-        starting the new one's write-back to disk are left to a background thread
-        (:func:`ganglion.archive.wait_for_saves` waits for it; the interpreter does at exit).
+        The write is atomic and durable (a temp file fsync'ed, renamed into place, the
+        directory fsync'ed): ``save_path`` names the old file or the new one, never half a
+        file, even after a power cut; nothing is left running when it returns.
         Under a distributed trainer, only global rank zero writes; the other ranks return
         ``None``.
         """
