@@ -289,7 +289,8 @@ def _rewrite_group_overrides(overrides: list[str]) -> tuple[list[str], set[str]]
     rewritten this way. A plain name that is not an option of the group is an error."""
     from hydra.core.global_hydra import GlobalHydra
 
-    from ganglion.optim import _is_plain_name, resolve_group_overrides
+    from ganglion.optim.presets import is_plain_name as _is_plain_name
+    from ganglion.optim.presets import rewrite_preset_overrides
 
     loader = GlobalHydra.instance().config_loader()
     options: dict[str, list[str]] = {}
@@ -313,7 +314,7 @@ def _rewrite_group_overrides(overrides: list[str]) -> tuple[list[str], set[str]]
             out.append(text)
             continue
         for value in values:  # an unknown preset: the error lists the known ones
-            resolve_group_overrides([f"{key}={value}"], {group: options[group]})
+            rewrite_preset_overrides([f"{key}={value}"], {group: options[group]})
         lhs, _, value_text = text.partition("=")
         prefix = lhs[: len(lhs) - len(lhs.lstrip("+~"))]
         out.append(f"{prefix}{group}={value_text}")
@@ -727,7 +728,8 @@ def _check_optim(optim_cfg: Any) -> None:
     of ``model.optim`` goes through the same checks as the real build."""
     import torch
 
-    from ganglion.optim import _as_dict, build_optimization
+    from ganglion.optim.building import build_optimization
+    from ganglion.optim.building import optim_config_dict as _as_dict
 
     plain = _as_dict(optim_cfg, "model.optim")
     plain.pop("param_groups", None)  # they select the real model's parameters

@@ -28,7 +28,7 @@ from ganglion.optim import (
     compute_max_steps,
     max_steps_from_trainer,
     optimizer_params,
-    resolve_group_overrides,
+    rewrite_preset_overrides,
     scheduler_params,
 )
 
@@ -620,19 +620,36 @@ def test_the_novograd_preset_without_the_plugin_says_what_to_install():
 
 def test_group_overrides_are_rewritten_only_for_plain_preset_names():
     groups = {"model/optim": ["adam", "sgd"]}
-    assert resolve_group_overrides(
-        ["model.optim=adam", "model.optim.lr=1", "trainer.max_epochs=3", "+model.optim=sgd"],
-        groups,
-    ) == ["model/optim=adam", "model.optim.lr=1", "trainer.max_epochs=3", "+model/optim=sgd"]
-    assert resolve_group_overrides(["model.optim={name: sgd}"], groups) == [
-        "model.optim={name: sgd}"
+    overrides = [
+        "model.optim=adam",
+        "model.optim.lr=1",
+        "trainer.max_epochs=3",
+        "+model.optim=sgd",
+        "model.optim=adam,sgd",  # a sweep over presets
     ]
+    rewritten, chosen = rewrite_preset_overrides(overrides, groups)
+    assert rewritten == [
+        "model/optim=adam",
+        "model.optim.lr=1",
+        "trainer.max_epochs=3",
+        "+model/optim=sgd",
+        "model/optim=adam,sgd",
+    ]
+    assert chosen == {"model/optim"}
+    assert rewrite_preset_overrides(["model.optim={name: sgd}"], groups) == (
+        ["model.optim={name: sgd}"],
+        frozenset(),
+    )
+    with pytest.raises(
+        ConfigError, match=r"model\.optim=adamx: no preset 'adamx'.*Known: adam, sgd"
+    ):
+        rewrite_preset_overrides(["model.optim=adam,adamx"], groups)
 
 
 def test_the_catalogue_imports_no_torch():
     code = (
         "import sys\n"
-        "import ganglion.optim, ganglion.optim_params, ganglion._builtin.optim\n"
+        "import ganglion.optim, ganglion.optim.params, ganglion._builtin.optim\n"
         "from ganglion.plugins import PluginManager\n"
         "m = PluginManager(entry_points=False)\n"
         "assert 'adam' in m.registry('optimizers').names()\n"

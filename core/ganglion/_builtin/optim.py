@@ -2,7 +2,7 @@
 
 Registered through the same hooks as every plugin's, by lazy ``"module:attr"`` paths, so
 listing them imports no torch. Each name carries its params dataclass from
-:mod:`ganglion.optim_params`.
+:mod:`ganglion.optim.params`.
 """
 
 from ganglion.hookspecs import hookimpl
@@ -25,7 +25,7 @@ _TORCH_SCHEDULERS = ("StepLR", "ExponentialLR", "ReduceLROnPlateau", "CyclicLR")
 @hookimpl
 def register_optimizers(register):
     for name, cls in _TORCH_OPTIMIZERS.items():
-        register(name, f"torch.optim:{cls}", params=f"ganglion.optim_params:{cls}Params")
+        register(name, f"torch.optim:{cls}", params=f"ganglion.optim.params:{cls}Params")
 
 
 @hookimpl
@@ -34,5 +34,5 @@ def register_schedulers(register):
         register(
             name,
             f"torch.optim.lr_scheduler:{name}",
-            params=f"ganglion.optim_params:{name}Params",
+            params=f"ganglion.optim.params:{name}Params",
         )

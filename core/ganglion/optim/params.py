@@ -6,7 +6,7 @@ optimizer, as the seed documentation says). They are registered as the ``params`
 the built-in names (see :mod:`ganglion._builtin.optim`) and double as Hydra structured-config
 schemas::
 
-    >>> from ganglion.optim_params import AdamParams
+    >>> from ganglion.optim.params import AdamParams
     >>> AdamParams()
     AdamParams(lr='???', betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0, amsgrad=False, ...)
 
