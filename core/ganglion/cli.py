@@ -82,10 +82,12 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             rows.append([p["name"], p["distribution"] or "-", p["version"] or "-", *counts])
         print(_table(rows))
         print()
+        contested = {(c["kind"], c["name"]) for c in description["conflicts"]}
         for p in plugins:
             print(f"{p['name']} ({p['entry_point']}):")
             for kind, what in p["registers"].items():
-                print(f"  {kind.replace('_', '-')}: {', '.join(what['names'])}")
+                names = [f"{n} !" if (kind, n) in contested else n for n in what["names"]]
+                print(f"  {kind.replace('_', '-')}: {', '.join(names)}")
     else:
         print("No plugins installed." + ("" if args.all else " (--all shows the core's built-ins)"))
     if description["failed"]:
@@ -96,7 +98,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             print(f"  {p['name']}{dist} ({p['entry_point']}): {p['error']}")
     if description["conflicts"]:
         print()
-        print("Conflicting names (unusable until one provider is removed or disabled):")
+        print("Conflicting names, marked ! (unusable until one provider is removed or disabled):")
         for c in description["conflicts"]:
             print(f"  {c['kind'].replace('_', '-')} {c['name']!r}: {c['error']}")
     if description["disabled"]:
@@ -114,15 +116,39 @@ def _cmd_list(args: argparse.Namespace) -> int:
     registry = manager.registry(kind)
     entries = list(registry)
     if args.json:
-        print(json.dumps([e.as_dict() for e in entries], indent=2, sort_keys=True))
+        rows = []
+        for entry in entries:
+            conflict = registry.conflict(entry.name)
+            rows.append({**entry.as_dict(), "conflict": conflict and conflict.as_dict()})
+        print(json.dumps(rows, indent=2, sort_keys=True))
         return 0
     if not entries:
         print(f"No {args.kind} registered.")
-        return 0
-    rows = [["NAME", "PROVIDER", "TARGET"]]
-    rows += [[e.name, str(e.provider), e.target_path] for e in entries]
-    print(_table(rows))
+    else:
+        conflicts = registry.conflicts()
+        table = [["NAME", "PROVIDER", "TARGET"]]
+        for entry in entries:
+            conflict = conflicts.get(entry.name)
+            if conflict is None:
+                table.append([entry.name, str(entry.provider), entry.target_path])
+            else:  # one row per provider, each marked, so neither hides the other
+                table += [[f"{e.name} !", str(e.provider), e.target_path] for e in conflict.entries]
+        print(_table(table))
+        for name, conflict in conflicts.items():
+            providers = " and ".join(str(p) for p in conflict.providers)
+            print(f"! {name}: conflict: registered by {providers}; {_settle(conflict.message)}")
+    failed = manager.failed_plugins
+    if failed:
+        print(
+            f"({len(failed)} plugin(s) failed to load and may provide more: "
+            f"{', '.join(sorted(failed))}; `ganglion plugins` says why)"
+        )
     return 0
+
+
+def _settle(message: str) -> str:
+    """The advice part of a conflict message (what follows the first ';')."""
+    return message.partition("; ")[2] or message
 
 
 def build_parser() -> argparse.ArgumentParser:

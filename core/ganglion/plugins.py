@@ -8,9 +8,11 @@ Plugins come from three places:
 * in-process registration: :func:`register` (a module or any object with hook functions).
 
 Each entry point is imported on its own: one that fails (missing dependency, syntax error,
-a hook with a wrong signature, a hook that raises) is recorded with its error, shown by the
-listing, and leaves the other plugins working. Using a name such a plugin might provide gives
-an error saying it failed and why.
+a hook with a wrong signature, a hook that raises, even ``sys.exit()``) is recorded with its
+error, shown by the listing, and leaves the other plugins working; only ``KeyboardInterrupt``
+gets through, so Ctrl-C still stops the host. Using a name such a plugin might provide gives
+an error saying it failed and why. A name that two plugins register is listed as a conflict
+and raises :class:`~ganglion.errors.DuplicateNameError` naming both when used.
 
 Environment switches (entry-point names, comma separated):
 
@@ -35,7 +37,7 @@ import pluggy
 from ganglion import hookspecs
 from ganglion.errors import DuplicateNameError, GanglionError
 from ganglion.hookspecs import HOOK_KINDS, KIND_HOOKS
-from ganglion.registry import Provider, Registry, singular
+from ganglion.registry import Provider, Registry, describe_exception, singular
 
 ENTRY_POINT_GROUP = "ganglion"
 ENV_ALLOW = "GANGLION_PLUGINS"
@@ -170,8 +172,10 @@ class PluginManager:
             module = load()
             self._pm.register(module, name=info.name)
             info.module = module
-        except Exception as exc:  # a broken plugin must not take the host down
-            self._record_failure(info, exc)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a broken plugin, even one calling sys.exit(), must not
+            self._record_failure(info, exc)  # take the host down
             return info
         self.plugins[info.name] = info
         for kind in list(self._registries):  # kinds already filled get this plugin's entries
@@ -179,8 +183,7 @@ class PluginManager:
         return info
 
     def _record_failure(self, info: PluginInfo, exc: BaseException) -> None:
-        message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        info.error = f"{type(exc).__name__}: {message}"
+        info.error = describe_exception(exc)
         info.error_detail = "".join(traceback.format_exception(exc))
         self._failed[info.name] = info
         self.plugins.pop(info.name, None)
@@ -188,8 +191,7 @@ class PluginManager:
             with contextlib.suppress(Exception):
                 self._pm.unregister(info.module)
         for registry in self._registries.values():
-            for name in registry.by_provider(info.name):
-                registry.remove(name)
+            registry.remove_provider(info.name)
 
     # -- in-process registration ------------------------------------------------------
     def register(
@@ -230,8 +232,7 @@ class PluginManager:
             with contextlib.suppress(ValueError):
                 self._pm.unregister(info.module)
         for registry in self._registries.values():
-            for entry_name in registry.by_provider(name):
-                registry.remove(entry_name)
+            registry.remove_provider(name)
 
     # -- registries -------------------------------------------------------------------
     def registry(self, kind: str) -> Registry:
@@ -276,13 +277,19 @@ class PluginManager:
                 impl.function(register=register)
             for name, target, metadata in staged:
                 override = bool(metadata.pop("override", False))
-                try:
-                    registry.add(name, target, provider, override=override, **metadata)
-                except DuplicateNameError as exc:
-                    if raise_errors:
-                        raise
-                    registry.poison(name, exc)
-        except Exception as exc:
+                # while loading, a clash is recorded (listed, and raised when the name is
+                # used) so that neither plugin's other names are lost
+                registry.add(
+                    name,
+                    target,
+                    provider,
+                    override=override,
+                    record_conflict=not raise_errors,
+                    **metadata,
+                )
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             if raise_errors:
                 raise
             self._record_failure(info, exc)
@@ -334,9 +341,14 @@ class PluginManager:
             for info in sorted(self.disabled_plugins.values(), key=lambda i: i.name)
         ]
         conflicts = [
-            {"kind": kind, "name": name, "error": str(error)}
+            {
+                "kind": kind,
+                "name": name,
+                "error": conflict.message,
+                "providers": conflict.as_dict()["providers"],
+            }
             for kind, registry in registries.items()
-            for name, error in sorted(registry.conflicts().items())
+            for name, conflict in registry.conflicts().items()
         ]
         return {"plugins": plugins, "failed": failed, "disabled": disabled, "conflicts": conflicts}
 

@@ -134,14 +134,7 @@ class Entry:
         """The registered object, importing a lazy target the first time."""
         if not self._is_loaded:
             if self.is_lazy:
-                try:
-                    self._loaded = import_target(self.target)
-                except Exception as exc:
-                    raise PluginLoadError(
-                        f"{singular(self.kind)} '{self.name}' registered by "
-                        f"{self.provider} points at {self.target!r}, which failed to import: "
-                        f"{type(exc).__name__}: {exc}"
-                    ) from exc
+                self._loaded = self._import(self.target, what="points at ")
             else:
                 self._loaded = self.target
             self._is_loaded = True
@@ -151,9 +144,20 @@ class Entry:
         """A metadata value, importing it first when it is a lazy ``module:attr`` string."""
         value = self.metadata.get(key)
         if isinstance(value, str) and ":" in value:
-            value = import_target(value)
+            value = self._import(value, what=f"gives {key}=")
             self.metadata[key] = value
         return value
+
+    def _import(self, target: str, what: str) -> Any:
+        try:
+            return import_target(target)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit too: a plugin's import must not end the host
+            raise PluginLoadError(
+                f"{singular(self.kind)} '{self.name}' registered by {self.provider} {what}"
+                f"{target!r}, which failed to import: {describe_exception(exc)}"
+            ) from exc
 
     def as_dict(self) -> dict[str, Any]:
         meta = {
@@ -165,6 +169,62 @@ class Entry:
             "target": self.target_path,
             "provider": self.provider.as_dict(),
             "metadata": meta,
+        }
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``"ValueError: bad value"`` on one line; ``SystemExit`` says the code it exited with."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: it called sys.exit({exc.code!r})"
+    message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _joined(items: list[str]) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+@dataclass
+class Conflict:
+    """A name that several plugins registered while loading: unusable until all but one go.
+
+    ``entries`` are the registrations in the order they were made (the first one is what a
+    listing shows as the name's entry).
+    """
+
+    kind: str
+    name: str
+    entries: list[Entry]
+
+    @property
+    def providers(self) -> list[Provider]:
+        return [entry.provider for entry in self.entries]
+
+    @property
+    def message(self) -> str:
+        what = f"{singular(self.kind)} '{self.name}'"
+        providers = [str(p) for p in self.providers]
+        if len(set(providers)) == 1:
+            return f"{what} is registered more than once by {providers[0]}; register it once"
+        both = "both " if len(providers) == 2 else ""
+        plugins = dict.fromkeys(p.plugin for p in self.providers if not p.builtin)
+        disable = " or ".join(f"GANGLION_DISABLE_PLUGINS={plugin}" for plugin in plugins)
+        return (
+            f"{what} is registered by {both}{_joined(providers)}; uninstall or disable all "
+            f"but one of them" + (f" ({disable})" if disable else "")
+        )
+
+    def error(self) -> DuplicateNameError:
+        """The error that using the name raises."""
+        return DuplicateNameError(self.message)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "message": self.message,
+            "providers": [
+                {**entry.provider.as_dict(), "target": entry.target_path} for entry in self.entries
+            ],
         }
 
 
@@ -188,8 +248,8 @@ class Registry:
     def __init__(self, kind: str, failed_plugins: dict[str, Any] | None = None) -> None:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
-        #: name -> the error to raise when it is used (clashes found while loading plugins)
-        self._poisoned: dict[str, Exception] = {}
+        #: names that two plugins registered while loading; using one raises
+        self._conflicts: dict[str, Conflict] = {}
         # shared with the plugin manager so unknown-name errors can mention broken plugins
         self._failed_plugins = failed_plugins if failed_plugins is not None else {}
 
@@ -201,9 +261,15 @@ class Registry:
         provider: Provider = RUNTIME,
         *,
         override: bool = False,
+        record_conflict: bool = False,
         **metadata: Any,
     ) -> Entry:
-        """Register ``name``; an existing name from a provider is an error unless ``override``."""
+        """Register ``name``; an existing name from a provider is an error unless ``override``.
+
+        With ``record_conflict`` (the plugin manager's choice while loading plugins) a taken
+        name is not an error here: both registrations are kept as a :class:`Conflict`, listed
+        as such, and every use of the name raises :class:`DuplicateNameError` naming them.
+        """
         if not isinstance(name, str) or not name:
             raise TypeError(f"{singular(self.kind)} names must be non-empty strings, got {name!r}")
         if isinstance(target, str) and self.kind not in VALUE_KINDS and ":" not in target:
@@ -211,34 +277,63 @@ class Registry:
                 f"{singular(self.kind)} '{name}' from {provider}: lazy target {target!r} must "
                 "look like 'package.module:attribute'"
             )
+        entry = Entry(self.kind, name, target, provider, dict(metadata))
         existing = self._entries.get(name)
         if existing is not None and not override:
+            if record_conflict:
+                conflict = self._conflicts.setdefault(name, Conflict(self.kind, name, [existing]))
+                conflict.entries.append(entry)
+                return entry
             raise DuplicateNameError(
                 f"{singular(self.kind)} '{name}' is registered by both {existing.provider} and "
                 f"{provider}; uninstall or disable one of them (GANGLION_DISABLE_PLUGINS), or "
                 "pass override=True to replace it on purpose"
             )
-        entry = Entry(self.kind, name, target, provider, dict(metadata))
         self._entries[name] = entry
-        self._poisoned.pop(name, None)
+        self._conflicts.pop(name, None)  # an override settles a conflict on purpose
         return entry
 
-    def poison(self, name: str, error: Exception) -> None:
-        """Make every later use of ``name`` raise ``error`` (a clash between plugins)."""
-        self._poisoned[name] = error
+    def conflicts(self) -> dict[str, Conflict]:
+        """Names that several plugins registered while loading, sorted by name."""
+        return dict(sorted(self._conflicts.items()))
 
-    def conflicts(self) -> dict[str, Exception]:
-        """Names registered by two plugins while loading, with the error their use raises."""
-        return dict(self._poisoned)
+    def conflict(self, name: str) -> Conflict | None:
+        """The conflict over ``name``, or ``None`` when at most one provider registered it."""
+        return self._conflicts.get(name)
 
     def remove(self, name: str) -> None:
+        """Forget ``name`` (every registration of it)."""
         self._entries.pop(name, None)
+        self._conflicts.pop(name, None)
+
+    def remove_provider(self, plugin: str) -> list[str]:
+        """Forget what the plugin called ``plugin`` registered; returns those names.
+
+        A conflict that this leaves with one registration is settled: that one is the entry.
+        """
+        removed = self.by_provider(plugin)
+        for name in removed:
+            conflict = self._conflicts.get(name)
+            if conflict is None:
+                del self._entries[name]
+                continue
+            conflict.entries = [e for e in conflict.entries if e.provider.plugin != plugin]
+            if len(conflict.entries) > 1:
+                self._entries[name] = conflict.entries[0]
+            else:
+                del self._conflicts[name]
+                if conflict.entries:
+                    self._entries[name] = conflict.entries[0]
+                else:
+                    del self._entries[name]
+        return removed
 
     # -- looking up -------------------------------------------------------------------
     def get(self, name: str, *, key: str | None = None) -> Entry:
         """The entry for ``name``; ``key`` (e.g. ``"model.optim.name"``) goes in errors."""
-        if name in self._poisoned:
-            raise self._poisoned[name]
+        conflict = self._conflicts.get(name)
+        if conflict is not None:
+            raise conflict.error()
         try:
             return self._entries[name]
         except KeyError:
@@ -286,10 +381,14 @@ class Registry:
         return sorted(self._entries, key=str.lower)
 
     def by_provider(self, plugin: str) -> list[str]:
-        """Names registered by the plugin called ``plugin``."""
-        return sorted(
-            (e.name for e in self._entries.values() if e.provider.plugin == plugin), key=str.lower
+        """Names registered by the plugin called ``plugin`` (conflicting ones included)."""
+        names = {e.name for e in self._entries.values() if e.provider.plugin == plugin}
+        names.update(
+            name
+            for name, conflict in self._conflicts.items()
+            if any(p.plugin == plugin for p in conflict.providers)
         )
+        return sorted(names, key=str.lower)
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {len(self)} names)"

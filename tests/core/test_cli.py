@@ -113,3 +113,58 @@ def test_listing_commands_never_import_torch(args):
     assert "ganglion.cli" in imported  # the trace really covers the command
     heavy = {m for m in imported if m.split(".")[0] in {"torch", "numpy", "omegaconf", "hydra"}}
     assert heavy == set()
+
+
+def _optimizer_plugin(tmp_path, monkeypatch, module, *registrations):
+    lines = ["from ganglion import hookimpl", "", "@hookimpl", "def register_optimizers(register):"]
+    lines += [f"    register({name!r}, {target!r})" for name, target in registrations]
+    (tmp_path / f"{module}.py").write_text("\n".join(lines) + "\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    return module
+
+
+@pytest.fixture
+def twin_plugins(ganglion_entry_points, tmp_path, monkeypatch):
+    """Two plugins that both register the optimizer 'twin'."""
+    first = _optimizer_plugin(
+        tmp_path, monkeypatch, "cli_first", ("twin", "torch.optim:SGD"), ("solo", "torch.optim:SGD")
+    )
+    second = _optimizer_plugin(tmp_path, monkeypatch, "cli_second", ("twin", "torch.optim:Adam"))
+    ganglion_entry_points.add("first", first)
+    ganglion_entry_points.add("second", second)
+
+
+def test_list_marks_a_name_two_plugins_register_and_shows_both(twin_plugins, capsys):
+    assert main(["list", "optimizers"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    twins = [line.split() for line in lines if line.startswith("twin")]
+    assert [(row[1], row[2], row[-1]) for row in twins] == [
+        ("!", "plugin", "torch.optim:SGD"),
+        ("!", "plugin", "torch.optim:Adam"),
+    ]
+    assert "'first'" in " ".join(lines[1:]) and "'second'" in " ".join(lines[1:])
+    assert any(line.startswith("solo ") and "!" not in line for line in lines)
+    note = next(line for line in lines if line.startswith("! twin: "))
+    assert note.startswith("! twin: conflict: registered by plugin 'first'")
+    assert " and plugin 'second'" in note
+    assert "GANGLION_DISABLE_PLUGINS=first or GANGLION_DISABLE_PLUGINS=second" in note
+
+
+def test_list_json_includes_the_conflict_with_both_providers(twin_plugins, capsys):
+    assert main(["list", "optimizers", "--json"]) == 0
+    entries = {e["name"]: e for e in json.loads(capsys.readouterr().out)}
+    assert entries["solo"]["conflict"] is None and entries["adam"]["conflict"] is None
+    conflict = entries["twin"]["conflict"]
+    assert [(p["plugin"], p["target"]) for p in conflict["providers"]] == [
+        ("first", "torch.optim:SGD"),
+        ("second", "torch.optim:Adam"),
+    ]
+    assert conflict["message"].startswith("optimizer 'twin' is registered by both")
+
+
+def test_plugins_listing_marks_the_conflicting_name_under_each_plugin(twin_plugins, capsys):
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "  optimizers: solo, twin !" in out and "  optimizers: twin !" in out
+    assert "  optimizers 'twin': optimizer 'twin' is registered by both" in out

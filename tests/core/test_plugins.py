@@ -149,3 +149,98 @@ def test_runtime_register_functions_are_named_after_their_kind():
         "optimizer",
         "artifact handler",
     ]
+
+
+GOOD_PLUGIN = """
+from ganglion import hookimpl
+
+@hookimpl
+def register_optimizers(register):
+    register("still_here_sgd", "torch.optim:SGD")
+"""
+
+
+def _module(tmp_path, monkeypatch, name, source):
+    """A module ``name`` importable from ``tmp_path`` for this test only."""
+    (tmp_path / f"{name}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    return name
+
+
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [
+        ("import sys\nsys.exit(3)", "SystemExit: it called sys.exit(3)"),
+        ("raise SystemExit('no display')", "SystemExit: it called sys.exit('no display')"),
+        ("class Halt(BaseException):\n    pass\nraise Halt('stop')", "Halt: stop"),
+        ("1 / 0", "ZeroDivisionError: division by zero"),
+    ],
+)
+def test_plugin_whose_import_exits_is_listed_as_failed_and_the_host_keeps_working(
+    ganglion_entry_points, tmp_path, monkeypatch, capsys, source, error
+):
+    from ganglion.cli import main
+
+    ganglion_entry_points.add("exiting", _module(tmp_path, monkeypatch, "exiting_plugin", source))
+    ganglion_entry_points.add("fine", _module(tmp_path, monkeypatch, "fine_plugin", GOOD_PLUGIN))
+    manager = PluginManager()
+    assert manager.failed_plugins["exiting"].error == error
+    assert "exiting" not in manager.plugins and "fine" in manager.plugins
+    assert manager.registry("optimizers").get("still_here_sgd").provider.plugin == "fine"
+    with use_plugin_manager(manager):
+        assert main(["plugins"]) == 0
+        assert main(["list", "optimizers"]) == 0
+    out = capsys.readouterr().out
+    assert f"exiting (exiting_plugin): {error}" in out
+    assert "still_here_sgd" in out and "failed to load and may provide more: exiting" in out
+
+
+def test_hook_that_calls_sys_exit_fails_only_its_plugin(
+    ganglion_entry_points, tmp_path, monkeypatch
+):
+    source = "import sys\nfrom ganglion import hookimpl\n\n@hookimpl\n"
+    source += "def register_losses(register):\n    register('gone', 'torch.nn:L1Loss')\n"
+    source += "    sys.exit('catalogue missing')\n"
+    ganglion_entry_points.add("quitter", _module(tmp_path, monkeypatch, "quitter_plugin", source))
+    manager = PluginManager()
+    losses = manager.registry("losses")  # the hook runs here, not at discovery
+    assert "gone" not in losses
+    assert manager.failed_plugins["quitter"].error == (
+        "SystemExit: it called sys.exit('catalogue missing') (in hook register_losses)"
+    )
+
+
+def test_keyboard_interrupt_while_importing_a_plugin_still_stops_the_host(
+    ganglion_entry_points, tmp_path, monkeypatch
+):
+    name = _module(tmp_path, monkeypatch, "interrupted_plugin", "raise KeyboardInterrupt")
+    ganglion_entry_points.add("interrupted", name)
+    with pytest.raises(KeyboardInterrupt):
+        PluginManager()
+
+
+def test_name_registered_by_two_plugins_is_a_conflict_naming_both_until_one_goes(
+    ganglion_entry_points, tmp_path, monkeypatch
+):
+    one = "from ganglion import hookimpl\n\n@hookimpl\ndef register_optimizers(register):\n"
+    one += "    register('twin', 'torch.optim:SGD')\n    register('only_one', 'torch.optim:SGD')\n"
+    two = "from ganglion import hookimpl\n\n@hookimpl\ndef register_optimizers(register):\n"
+    two += "    register('twin', 'torch.optim:Adam')\n"
+    ganglion_entry_points.add("first", _module(tmp_path, monkeypatch, "first_plugin", one))
+    ganglion_entry_points.add("second", _module(tmp_path, monkeypatch, "second_plugin", two))
+    manager = PluginManager()
+    optimizers = manager.registry("optimizers")
+    conflict = optimizers.conflict("twin")
+    assert [p.plugin for p in conflict.providers] == ["first", "second"]
+    assert [e.target for e in conflict.entries] == ["torch.optim:SGD", "torch.optim:Adam"]
+    with pytest.raises(DuplicateNameError, match="'twin' is registered by both plugin 'first'"):
+        optimizers.get("twin")
+    assert optimizers.get("only_one").provider.plugin == "first"  # the rest stays usable
+    assert optimizers.by_provider("second") == ["twin"]
+    described = manager.describe()["conflicts"]
+    assert [(c["kind"], c["name"]) for c in described] == [("optimizers", "twin")]
+    assert [p["plugin"] for p in described[0]["providers"]] == ["first", "second"]
+    manager.unregister("first")  # one provider left: the name is usable again
+    assert optimizers.conflict("twin") is None
+    assert optimizers.get("twin").target == "torch.optim:Adam"

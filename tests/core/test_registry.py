@@ -110,3 +110,59 @@ def test_locate_imports_colon_and_dotted_paths_and_reports_what_is_missing(tmp_p
     (tmp_path / "ganglion_dep_user.py").write_text("import ganglion_dep\nclass X: ...\n")
     with pytest.raises(ModuleNotFoundError, match="No module named 'ganglion_dep'"):
         locate("ganglion_dep_user.X")
+
+
+def test_target_or_params_whose_import_calls_sys_exit_is_a_plugin_load_error(tmp_path, monkeypatch):
+    (tmp_path / "exits_on_import.py").write_text("import sys\nsys.exit(4)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "exits_on_import", raising=False)
+    reg = Registry("optimizers")
+    reg.add("quits", "exits_on_import:Opt", LION)
+    reg.add("fine", "collections:OrderedDict", LION, params="exits_on_import:Params")
+    with pytest.raises(PluginLoadError, match=r"points at 'exits_on_import:Opt', which failed "):
+        reg.resolve("quits")
+    with pytest.raises(PluginLoadError) as err:
+        reg.get("fine").load_metadata("params")
+    assert str(err.value) == (
+        "optimizer 'fine' registered by ganglion-lion 0.2.0 (plugin 'lion') gives "
+        "params='exits_on_import:Params', which failed to import: "
+        "SystemExit: it called sys.exit(4)"
+    )
+
+
+def test_conflict_recorded_while_loading_names_every_provider_and_blocks_use():
+    third = Provider("adam3", "ganglion-adam3", "3.0")
+    reg = Registry("optimizers")
+    reg.add("lion", "collections:OrderedDict", OPTIM)
+    reg.add("lion", "collections:Counter", LION, record_conflict=True)
+    reg.add("lion", "collections:deque", third, record_conflict=True)
+    assert "lion" in reg and reg.names() == ["lion"]
+    conflict = reg.conflict("lion")
+    assert conflict.providers == [OPTIM, LION, third]
+    assert conflict.message == (
+        "optimizer 'lion' is registered by ganglion-optim 0.1.0 (plugin 'optim'), "
+        "ganglion-lion 0.2.0 (plugin 'lion') and ganglion-adam3 3.0 (plugin 'adam3'); "
+        "uninstall or disable all but one of them (GANGLION_DISABLE_PLUGINS=optim or "
+        "GANGLION_DISABLE_PLUGINS=lion or GANGLION_DISABLE_PLUGINS=adam3)"
+    )
+    with pytest.raises(DuplicateNameError, match="registered by ganglion-optim"):
+        reg.resolve("lion")
+    assert [p["target"] for p in conflict.as_dict()["providers"]] == [
+        "collections:OrderedDict",
+        "collections:Counter",
+        "collections:deque",
+    ]
+    assert reg.by_provider("adam3") == ["lion"]
+    assert reg.remove_provider("optim") == ["lion"]  # two left: still a conflict
+    assert reg.conflict("lion").providers == [LION, third]
+    reg.remove_provider("adam3")  # one left: settled
+    assert reg.conflict("lion") is None and reg.conflicts() == {}
+    assert reg.resolve("lion").__name__ == "Counter"
+
+
+def test_override_settles_a_recorded_conflict():
+    reg = Registry("optimizers")
+    reg.add("lion", "collections:OrderedDict", OPTIM)
+    reg.add("lion", "collections:Counter", LION, record_conflict=True)
+    reg.add("lion", "collections:deque", LION, override=True)
+    assert reg.conflicts() == {} and reg.resolve("lion").__name__ == "deque"
