@@ -2,7 +2,9 @@
 
 Prints the manifest (format, model, versions), the model class and whether an installed plugin
 provides it, the parameter count (from the safetensors header: no tensor is loaded), the
-artifacts and every member with its size, and rehashes every member against the manifest.
+artifacts and every member with its size, and rehashes every member against the manifest;
+when the config's checksum matches, it is parsed too (as a restore would: aliases and deep
+nesting refused) and its top-level keys shown.
 
 Exit status: 0 when every checksum matches, 1 when one does not, 2 when the archive is
 refused or cannot be read. Imports no torch.
@@ -15,7 +17,7 @@ import json
 import sys
 from typing import Any
 
-from ganglion.archive import MANIFEST_NAME, ModelArchive
+from ganglion.archive import CONFIG_NAME, MANIFEST_NAME, ModelArchive
 from ganglion.errors import GanglionError
 
 
@@ -59,6 +61,9 @@ def describe(archive: ModelArchive, *, verify: bool = True) -> dict[str, Any]:
     for e in header.entries:
         dtypes[e.dtype] = dtypes.get(e.dtype, 0) + e.numel
     checks = archive.verify() if verify else {}
+    config_keys = None
+    if verify and checks.get(CONFIG_NAME) is None:  # a hostile config is refused here
+        config_keys = [str(key) for key in archive.read_config()]
     members = []
     for name in archive.member_names():
         if name == MANIFEST_NAME:
@@ -87,6 +92,7 @@ def describe(archive: ModelArchive, *, verify: bool = True) -> dict[str, Any]:
             "status": _model_status(archive),
         },
         "versions": m.get("versions", {}),
+        "config_keys": config_keys,
         "parameters": archive.parameter_count(),
         "tensors": len(header.entries),
         "tied": sorted(header.aliases),
@@ -127,6 +133,9 @@ def _print(info: dict[str, Any]) -> None:
     if isinstance(plugins, dict) and plugins:
         shown = ", ".join(f"{_clean(k)} {_clean(v or '?')}" for k, v in plugins.items())
         print(f"Plugins     {shown}")
+    if info["config_keys"] is not None:
+        keys = ", ".join(_clean(k) for k in info["config_keys"])
+        print(f"Config      {len(info['config_keys'])} top-level keys: {keys or '(none)'}")
     by_dtype = ", ".join(f"{k} {v:,}" for k, v in sorted(info["parameters_by_dtype"].items()))
     tied = f", {len(info['tied'])} tied" if info["tied"] else ""
     print(

@@ -102,8 +102,17 @@ def _unpack(path: Path) -> tuple[dict[str, bytes], dict]:
     return files, manifest
 
 
-def _pack(dst: Path, files: dict[str, bytes], manifest: dict | None, *, extra=(), relist=True):
-    """Write a tar of ``files`` (+ ``extra`` TarInfos) and the manifest, listing them."""
+def _pack(
+    dst: Path,
+    files: dict[str, bytes],
+    manifest: dict | None,
+    *,
+    extra=(),
+    relist=True,
+    patch=lambda text: text,
+):
+    """Write a tar of ``files`` (+ ``extra`` TarInfos) and the manifest, listing them
+    (``patch`` rewrites the manifest's JSON text)."""
     if manifest is not None and relist:
         manifest["members"] = {
             n: {"sha256": hashlib.sha256(b).hexdigest(), "size": len(b)} for n, b in files.items()
@@ -116,7 +125,7 @@ def _pack(dst: Path, files: dict[str, bytes], manifest: dict | None, *, extra=()
         for info in extra:
             tar.addfile(info)
         if manifest is not None:
-            data = json.dumps(manifest).encode()
+            data = patch(json.dumps(manifest)).encode()
             info = tarfile.TarInfo(MANIFEST_NAME)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -675,7 +684,52 @@ def _huge_tensor_header(files, manifest):
     return {}
 
 
+DEEP = "[" * 100_000 + "]" * 100_000  # far past Python's recursion limit
+
+
+def _deep_config(depth):
+    def mutate(files, manifest):
+        nested = "[" * depth + "]" * depth if depth > 1000 else "{a: " * depth + "1" + "}" * depth
+        files[CONFIG_NAME] = f"dim: 4\nextra: {nested}\n".encode()
+        return {}
+
+    return mutate
+
+
+def _deep_manifest(files, manifest):
+    manifest["notes"] = "@DEEP@"
+    return {"patch": lambda text: text.replace('"@DEEP@"', DEEP)}
+
+
+def _deep_weights_header(files, manifest):
+    weights = files[WEIGHTS_NAME]
+    length = int.from_bytes(weights[:8], "little")
+    header = b'{"notes":' + DEEP.encode() + b"," + weights[8 : 8 + length].strip()[1:]
+    files[WEIGHTS_NAME] = len(header).to_bytes(8, "little") + header + weights[8 + length :]
+    return {}
+
+
 HOSTILE = {
+    "deeply nested config": (
+        _deep_config(100_000),
+        ArchiveError,
+        f"{CONFIG_NAME} nests lists and mappings more than 100 levels deep",
+    ),
+    "config nested past the limit": (
+        _deep_config(150),
+        ArchiveError,
+        f"{CONFIG_NAME} nests lists and mappings more than 100 levels deep",
+    ),
+    "deeply nested manifest": (
+        _deep_manifest,
+        ArchiveError,
+        f"{MANIFEST_NAME} nests lists and mappings more than 100 levels deep",
+    ),
+    "deeply nested weights header": (
+        _deep_weights_header,
+        ArchiveError,
+        f"{WEIGHTS_NAME}: header nests lists and mappings more than 100 levels deep",
+    ),
     "absolute path": (
         _with("/tmp/ganglion-evil"),
         UnsafeArchiveError,
@@ -787,6 +841,7 @@ def test_hostile_archives_are_refused_with_nothing_executed_or_written(
         options.get("manifest", manifest),
         extra=options.get("extra", ()),
         relist=options.get("relist", True),
+        patch=options.get("patch", lambda text: text),
     )
     Tiny.built = 0
     before = _tree(tmp_path)
@@ -839,6 +894,7 @@ def test_info_prints_the_manifest_parameters_artifacts_and_verifies(archive, cap
     assert "Parameters  61 in 4 tensors (buffers included; F32 60, I64 1)" in out
     assert "tokenizer.model -> " in out and "_tokenizer.model (handler file)" in out
     assert "Checksums   all 3 members match the manifest" in out
+    assert "Config      2 top-level keys: dim, tokenizer" in out
     assert main(["info", str(archive), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["parameters"] == 61 and info["verified"] is True
@@ -861,6 +917,25 @@ def test_info_reports_a_corrupt_member_and_refuses_a_hostile_archive(archive, tm
     )
     assert main(["info", str(hostile)]) == 2
     assert "member 'link' is a symbolic link" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("mutate", "member"),
+    [
+        (_deep_manifest, MANIFEST_NAME),
+        (_deep_weights_header, f"{WEIGHTS_NAME}: header"),
+        (_deep_config(100_000), CONFIG_NAME),
+    ],
+    ids=["manifest", "weights header", "config"],
+)
+def test_info_refuses_deeply_nested_json_with_a_message(archive, tmp_path, capsys, mutate, member):
+    files, manifest = _unpack(archive)
+    options = mutate(files, manifest)
+    hostile = _pack(tmp_path / "deep.ganglion", files, manifest, patch=options.get("patch", str))
+    assert main(["info", str(hostile)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"ganglion: error: Refused archive {hostile}: {member} nests")
+    assert "Traceback" not in captured.err and "RecursionError" not in captured.err
 
 
 def test_a_file_that_cannot_be_read_is_an_archive_error_not_a_traceback(

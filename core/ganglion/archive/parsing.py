@@ -1,5 +1,11 @@
-"""Reading the archive's JSON and YAML members, which are untrusted: duplicate keys and YAML
-aliases are refused, and every failure is a refusal naming the archive and the member."""
+"""Reading the archive's JSON and YAML members, which are untrusted: duplicate keys, YAML
+aliases and nesting deeper than :data:`MAX_NESTING` are refused, and every failure is a
+refusal naming the archive and the member.
+
+The nesting limit keeps a hostile member (``[[[[...]]]]`` a hundred thousand deep) from
+reaching Python's recursion limit, in the parsers or in the code that walks the result: it is
+an :class:`~ganglion.archive.errors.ArchiveError`, never a ``RecursionError``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,11 @@ from typing import Any
 
 from ganglion.archive.errors import ArchiveError, refusal
 
-__all__ = ["load_json", "load_yaml"]
+__all__ = ["MAX_NESTING", "load_json", "load_yaml"]
+
+#: Deepest nesting of lists and mappings a JSON or YAML member may have (a model config
+#: nests a handful of levels).
+MAX_NESTING = 100
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -21,24 +31,59 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _too_deep(archive: Path, what: str) -> ArchiveError:
+    return refusal(
+        archive,
+        f"{what} nests lists and mappings more than {MAX_NESTING} levels deep; archives hold "
+        f"plain data nested at most {MAX_NESTING} levels (this member was not written by "
+        "ganglion, or was modified)",
+        ArchiveError,
+    )
+
+
+def _nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and dicts more than ``limit`` deep (without recursing)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
 def load_json(raw: bytes, *, archive: Path, what: str) -> Any:
     """``raw`` (UTF-8 JSON) as plain data; ``what`` names it in the refusal (a member, or a
     part of one)."""
     try:
-        return json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+    except RecursionError:  # deeper than the parser can go: far past MAX_NESTING
+        raise _too_deep(archive, what) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise refusal(archive, f"{what} is not valid JSON ({exc})", ArchiveError) from None
+    if isinstance(data, (dict, list)) and _nesting_exceeds(data, MAX_NESTING):
+        raise _too_deep(archive, what)
+    return data
 
 
 def load_yaml(raw: bytes, *, archive: Path, what: str) -> Any:
     """``raw`` (UTF-8 YAML, the safe subset) as plain data; aliases are refused (they can
-    blow up memory: "billion laughs")."""
+    blow up memory: "billion laughs"), and so is nesting past :data:`MAX_NESTING`, both seen
+    in the parser's event stream before any object is built."""
     import yaml
 
     try:
         text = raw.decode("utf-8")
+        depth = 0
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise _too_deep(archive, what)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+            elif isinstance(event, yaml.AliasEvent):
                 raise refusal(
                     archive,
                     f"{what} uses a YAML alias (*{event.anchor}); archived configs are "
