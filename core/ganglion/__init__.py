@@ -39,7 +39,7 @@ _LAZY: dict[str, str] = {
     # neural types, modules, models (heavy: torch)
     "NeuralType": "ganglion.types:NeuralType",
     "NeuralTypeComparisonResult": "ganglion.types:NeuralTypeComparisonResult",
-    "typecheck": "ganglion.typecheck:typecheck",
+    "typecheck": "ganglion.typechecking:typecheck",
     "NeuralModule": "ganglion.module:NeuralModule",
     "ModelPT": "ganglion.model:ModelPT",
     "PretrainedModelInfo": "ganglion.pretrained:PretrainedModelInfo",
@@ -84,10 +84,11 @@ def __dir__() -> list[str]:
 
 
 class _Package(type(importlib)):  # type: ignore[misc]  (types.ModuleType, without an import)
-    """The ``ganglion`` module's class: public names that share a submodule's name
-    (``typecheck``, ``exp_manager``) keep naming the public object. Without this, importing
-    the submodule (``from ganglion.typecheck import ...``) would rebind ``ganglion.typecheck``
-    to the module, and ``from ganglion import typecheck`` would depend on import order."""
+    """The ``ganglion`` module's class: a public name that shares a submodule's name
+    (``exp_manager``) keeps naming the public object. Without this, importing
+    the submodule (``from ganglion.exp_manager import ...``) would rebind
+    ``ganglion.exp_manager`` to the module, and ``from ganglion import exp_manager`` would
+    depend on import order."""
 
     def __setattr__(self, name: str, value: Any) -> None:
         target = _LAZY.get(name, "")

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import os
 import pickle
 import subprocess
 import sys
+import threading
 
 import pytest
 import torch
 
 from ganglion import NeuralModule, typecheck
-from ganglion.typecheck import ENV_SWITCH, enabled_from_env
+from ganglion.typechecking import ENV_SWITCH, enabled_from_env
 from ganglion.types import (
     AxisKind,
     AxisType,
@@ -409,7 +411,7 @@ def test_a_malformed_port_declaration_names_its_owner_and_port():
 
 
 def test_decorator_types_are_parsed_once_and_port_properties_read_per_object(monkeypatch):
-    typecheck_module = sys.modules["ganglion.typecheck"]  # ganglion.typecheck is the class
+    typecheck_module = sys.modules["ganglion.typechecking.plan"]
     parsed = []
     parse = typecheck_module.parse_port_type
 
@@ -564,6 +566,82 @@ def test_set_enabled_returns_the_previous_setting():
         typecheck.set_enabled(True)
     with pytest.raises(NeuralTypeError):
         WithOptional()(torch.randn(2, 3))
+
+
+def test_disabling_checks_in_one_thread_leaves_them_on_in_another():
+    seen = {}
+
+    def call_in_thread(name):
+        seen[name] = typecheck.is_enabled()
+        try:
+            WithOptional()(torch.randn(2, 3))  # 'length' missing: an error when checked
+        except NeuralTypeError:
+            seen[name] = "checked"
+
+    with typecheck.disable_checks():
+        worker = threading.Thread(target=call_in_thread, args=("worker",))
+        worker.start()
+        worker.join()
+        WithOptional()(torch.randn(2, 3))  # off in this thread
+    assert seen == {"worker": "checked"}
+
+    # and the other way round: a thread that turns checks off while this one checks
+    off, checked = threading.Event(), threading.Event()
+
+    def disable_and_wait():
+        typecheck.set_enabled(False)
+        off.set()
+        checked.wait()
+        seen["disabler"] = typecheck.is_enabled()
+
+    worker = threading.Thread(target=disable_and_wait)
+    worker.start()
+    off.wait()
+    try:
+        with pytest.raises(NeuralTypeError):
+            WithOptional()(torch.randn(2, 3))
+        assert typecheck.is_enabled()
+    finally:
+        checked.set()
+        worker.join()
+    assert seen["disabler"] is False
+
+
+def test_disabling_checks_in_one_asyncio_task_leaves_them_on_in_another():
+    async def run():
+        off, done = asyncio.Event(), asyncio.Event()
+
+        async def disabled_task():
+            with typecheck.disable_checks():
+                off.set()
+                await done.wait()  # the other task checks while this one is inside the block
+                WithOptional()(torch.randn(2, 3))  # not checked here
+                return typecheck.is_enabled()
+
+        async def checking_task():
+            await off.wait()
+            try:
+                with pytest.raises(NeuralTypeError):
+                    WithOptional()(torch.randn(2, 3))
+                return typecheck.is_enabled()
+            finally:
+                done.set()
+
+        async def set_in_task():
+            return typecheck.set_enabled(False)
+
+        results = await asyncio.gather(disabled_task(), checking_task())
+        await asyncio.create_task(set_in_task())  # a task's setting ends with the task
+        return results, typecheck.is_enabled()
+
+    assert asyncio.run(run()) == ([False, True], True)
+
+
+def test_every_decorated_method_shares_one_plain_wrapper_function():
+    # no code generated per method: the wrapper is one closure over the method and its plan
+    codes = {cls.forward.__code__ for cls in (Encoder, Decoder, WithOptional, Heads)}
+    assert len(codes) == 1
+    assert codes.pop().co_filename.endswith(os.path.join("typechecking", "wrapper.py"))
 
 
 @pytest.mark.parametrize(
@@ -760,7 +838,7 @@ def test_the_wrapper_keeps_the_signature_defaults_and_odd_parameter_names():
             return len * scale + getattr
 
     forward = Odd.forward
-    own = inspect.signature(forward, follow_wrapped=False)  # the generated function's own
+    own = inspect.signature(forward, follow_wrapped=False)  # what the wrapper itself shows
     assert str(own) == str(inspect.signature(forward.__wrapped__))
     assert str(own).startswith("(this, len, /, _tc_x=None, *, getattr=3, scale:")
     assert forward.__name__ == "forward" and forward.__wrapped__ is not None

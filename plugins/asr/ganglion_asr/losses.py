@@ -9,7 +9,7 @@ from torch.nn import functional as F
 
 from ganglion.errors import ConfigError
 from ganglion.module import NeuralModule
-from ganglion.typecheck import typecheck
+from ganglion import typecheck
 from ganglion.types import LabelsType, LengthsType, LogprobsType, LossType, NeuralType
 
 _REDUCTIONS = ("mean_batch", "mean", "sum", "none")

@@ -31,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from ganglion.errors import ConfigError
 from ganglion.model import ModelPT
 from ganglion.module import NeuralModule
-from ganglion.typecheck import typecheck
+from ganglion import typecheck
 from ganglion.types import LabelsType, LengthsType, LogprobsType, NeuralType
 from ganglion_asr.data.audio import audio_duration
 from ganglion_asr.data.dataset import build_dataloader, collate_audio_tokens, load_entry_audio

@@ -8,7 +8,7 @@ import torch
 
 from ganglion.errors import ConfigError
 from ganglion.module import NeuralModule
-from ganglion.typecheck import typecheck
+from ganglion import typecheck
 from ganglion.types import LengthsType, NeuralType
 
 

@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 from ganglion.errors import ConfigError, check_known_keys
 from ganglion.module import NeuralModule
-from ganglion.typecheck import typecheck
+from ganglion import typecheck
 from ganglion.types import LengthsType, LogprobsType, NeuralType
 
 _ACTIVATIONS = {
