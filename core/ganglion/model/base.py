@@ -38,88 +38,32 @@ callable. A minimal model::
 from __future__ import annotations
 
 import contextlib
-import contextvars
-import dataclasses
-import itertools
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig, ListConfig, OmegaConf
-from torch.overrides import TorchFunctionMode
+from omegaconf import DictConfig, OmegaConf
 
-from ganglion.archive import (
-    ARTIFACT_SCHEME,
-    CONFIG_NAME,
-    MANIFEST_NAME,
-    ArchivedArtifact,
-    ArchiveError,
-    ArtifactSource,
-    ModelArchive,
-    get_artifact_handler,
-    refusal,
-    replace_artifact_references,
-    resolve_config_target,
-    save_archive,
-)
-from ganglion.errors import ConfigError, GanglionError
+from ganglion.archive import ArtifactSource, save_archive
+from ganglion.conf.values import as_dictconfig, to_plain
+from ganglion.errors import ConfigError
+from ganglion.model.artifacts import register_artifact, unpacked_artifacts
+from ganglion.model.classes import resolve_model_class
+from ganglion.model.data import dataloader_from_config, dataset_configs, one_or_list
 from ganglion.module import NeuralModule
 from ganglion.pretrained import PretrainedModelInfo, list_pretrained, resolve_pretrained
-from ganglion.registry import locate, qualified_name
+from ganglion.registry import qualified_name
 
 __all__ = ["ModelPT"]
 
-#: DataLoader options a dataset config may set; every other key goes to the dataset class.
-LOADER_KEYS = (
-    "batch_size",
-    "shuffle",
-    "num_workers",
-    "pin_memory",
-    "drop_last",
-    "persistent_workers",
-    "prefetch_factor",
-)
-
-
-@dataclass
-class _Restoring:
-    """What ``register_artifact`` needs while a model is rebuilt from an archive."""
-
-    by_config_path: dict[str, str]  # artifact key -> unpacked value
-    by_member: dict[str, str]  # archive member -> unpacked value
-    records: dict[str, ArchivedArtifact]
-
-
-_RESTORING: contextvars.ContextVar[_Restoring | None] = contextvars.ContextVar(
-    "ganglion_restoring", default=None
-)
-
-
-def _as_dictconfig(cfg: Any) -> DictConfig:
-    if isinstance(cfg, DictConfig):
-        return cfg
-    if dataclasses.is_dataclass(cfg):
-        return OmegaConf.structured(cfg)
-    if isinstance(cfg, Mapping):
-        return OmegaConf.create(dict(cfg))
-    raise ConfigError(
-        f"a model config must be a mapping (DictConfig, dict or dataclass), got {cfg!r}"
-    )
-
 
 def _plain(cfg: Any) -> dict[str, Any]:
-    """The config as plain data, interpolations resolved where they can be."""
-    try:
-        out = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    except Exception:  # an interpolation that cannot resolve yet: keep it as written
-        out = OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)
-    return out  # type: ignore[return-value]
+    """The config as plain data, interpolations resolved where they can be yet."""
+    return to_plain(cfg, key="model", lenient=True)
 
 
 class ModelPT(pl.LightningModule, NeuralModule):
@@ -142,7 +86,7 @@ class ModelPT(pl.LightningModule, NeuralModule):
 
     def __init__(self, cfg: Any, trainer: pl.Trainer | None = None) -> None:
         super().__init__()
-        cfg = _as_dictconfig(cfg)
+        cfg = as_dictconfig(cfg, key="model config")
         self._cfg: DictConfig = cfg
         self._artifacts: dict[str, ArtifactSource] = {}
         self._optimizer: torch.optim.Optimizer | None = None
@@ -155,7 +99,7 @@ class ModelPT(pl.LightningModule, NeuralModule):
         self.save_hyperparameters({"cfg": _plain(cfg)}, logger=False)
         if trainer is not None:
             self.trainer = trainer
-            if _RESTORING.get() is None:
+            if unpacked_artifacts() is None:  # a restored model gets no data set up
                 self._setup_data_from_config()
 
     # -- config -------------------------------------------------------------------------
@@ -166,7 +110,7 @@ class ModelPT(pl.LightningModule, NeuralModule):
 
     @cfg.setter
     def cfg(self, cfg: Any) -> None:
-        self._cfg = _as_dictconfig(cfg)
+        self._cfg = as_dictconfig(cfg, key="model config")
         self.save_hyperparameters({"cfg": _plain(self._cfg)}, logger=False)
 
     def to_config_dict(self) -> DictConfig:
@@ -185,14 +129,14 @@ class ModelPT(pl.LightningModule, NeuralModule):
     ) -> ModelPT:
         """Build the model a config names with ``_target_`` (a registered model name or the
         import path of a ``ModelPT`` subclass); without ``_target_``, ``cls`` itself."""
-        cfg = _as_dictconfig(config)
+        cfg = as_dictconfig(config, key=where)
         target = cfg.get("_target_")
         if target is None:
             if cls is ModelPT:
                 raise ConfigError(f"{where}: no _target_ naming the model class to build")
             model_cls: type[ModelPT] = cls
         else:
-            model_cls = _resolve_model_class(str(target), key=f"{where}._target_")
+            model_cls = resolve_model_class(str(target), key=f"{where}._target_")
             if not issubclass(model_cls, cls):
                 raise ConfigError(
                     f"{where}._target_: {target!r} is a {model_cls.__name__}, not a {cls.__name__}"
@@ -224,20 +168,18 @@ class ModelPT(pl.LightningModule, NeuralModule):
         turn (Lightning suffixes their metrics with ``/dataloader_idx_N``). Each may carry a
         ``name``, listed by :attr:`validation_names`.
         """
-        configs = _dataset_configs(val_data_config, "model.validation_ds")
+        configs = dataset_configs(val_data_config, "model.validation_ds")
         kept = self._dataloaders(configs, "validation")
         self._validation_names = [
             str(c.get("name") or (f"validation_{i}" if len(configs) > 1 else "validation"))
             for i, c, _ in kept
         ]
-        self._validation_dl = _one_or_list([loader for _, _, loader in kept])
+        self._validation_dl = one_or_list([loader for _, _, loader in kept])
 
     def setup_test_data(self, test_data_config: Any) -> None:
         """Build the test dataloader(s) from ``cfg.test_ds`` (one config or a list)."""
-        configs = _dataset_configs(test_data_config, "model.test_ds")
-        self._test_dl = _one_or_list(
-            [loader for _, _, loader in self._dataloaders(configs, "test")]
-        )
+        configs = dataset_configs(test_data_config, "model.test_ds")
+        self._test_dl = one_or_list([loader for _, _, loader in self._dataloaders(configs, "test")])
 
     def _dataloaders(
         self, configs: list[tuple[str, Any]], split: str
@@ -258,38 +200,14 @@ class ModelPT(pl.LightningModule, NeuralModule):
     def _setup_dataloader_from_config(self, config: Any, *, split: str, key: str) -> Any:
         """Build one dataloader from a dataset config; override for domain datasets.
 
-        The default reads ``_target_`` (a dataset class: a registered name or an import path),
-        passes the DataLoader options (:data:`LOADER_KEYS`) to the loader
-        (:func:`ganglion.data.resumable_dataloader`: training resumes mid-epoch exactly)
-        and every other key (but ``name``) to the dataset class. A dataset with a
-        ``collate_fn`` method has it used. ``split`` is ``"train"``, ``"validation"`` or
-        ``"test"``; training data is shuffled unless ``shuffle`` says otherwise.
+        The default (:func:`ganglion.model.data.dataloader_from_config`) reads ``_target_``
+        (a dataset class: a registered name or an import path), passes the DataLoader options
+        (:data:`ganglion.model.data.LOADER_KEYS`) to a resumable loader (training resumes
+        mid-epoch exactly) and every other key (but ``name``) to the dataset class. A dataset
+        with a ``collate_fn`` method has it used. ``split`` is ``"train"``, ``"validation"``
+        or ``"test"``; training data is shuffled unless ``shuffle`` says otherwise.
         """
-        cfg = _plain(_as_dictconfig(config))
-        target = cfg.pop("_target_", None)
-        if target is None:
-            raise ConfigError(
-                f"{key}: no _target_ naming the dataset class; give one, or override "
-                f"{type(self).__name__}._setup_dataloader_from_config to build this model's data"
-            )
-        dataset_cls = _resolve_class(str(target), key=f"{key}._target_")
-        loader_args = {k: cfg.pop(k) for k in LOADER_KEYS if k in cfg}
-        cfg.pop("name", None)
-        loader_args.setdefault("shuffle", split == "train")
-        try:
-            dataset = dataset_cls(**cfg)
-        except TypeError as exc:
-            raise ConfigError(f"{key}: cannot build {target} from the config: {exc}") from exc
-        collate = getattr(dataset, "collate_fn", None)
-        if callable(collate):
-            loader_args["collate_fn"] = collate
-        try:
-            # resumable: a run restarted from a mid-epoch checkpoint sees the same batches
-            from ganglion.data import resumable_dataloader
-
-            return resumable_dataloader(dataset, **loader_args)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{key}: invalid DataLoader options {loader_args}: {exc}") from exc
+        return dataloader_from_config(config, split=split, key=key, owner=type(self).__name__)
 
     def train_dataloader(self) -> Any:
         if self._train_dl is None:
@@ -389,41 +307,13 @@ class ModelPT(pl.LightningModule, NeuralModule):
         Returns the local path given, or, while the model is being restored, the path of
         the artifact unpacked from the archive (whatever ``src`` says).
         """
-        restoring = _RESTORING.get()
-        if restoring is not None:
-            value = restoring.by_config_path.get(config_path)
-            record = restoring.records.get(config_path)
-            if value is None and isinstance(src, str) and src.startswith(ARTIFACT_SCHEME):
-                member = src[len(ARTIFACT_SCHEME) :]
-                value = restoring.by_member.get(member)
-                record = next((r for r in restoring.records.values() if r.member == member), None)
-            if value is not None and record is not None:
-                self._artifacts[config_path] = ArtifactSource(
-                    config_path, Path(value), record.handler
-                )
-                return value
-        if src is None or os.fspath(src) == "":
-            if verify_src_exists:
-                raise GanglionError(f"register_artifact({config_path!r}): no src given")
-            return None
-        text = os.fspath(src)
-        if text.startswith(ARTIFACT_SCHEME):
-            raise GanglionError(
-                f"register_artifact({config_path!r}): {text!r} names a file inside an archive, "
-                "but no archive is being restored; use restore_from to load the model"
-            )
-        path = Path(text).expanduser()
-        if not path.exists():
-            if verify_src_exists:
-                raise GanglionError(
-                    f"register_artifact({config_path!r}): {path} does not exist; pass "
-                    "verify_src_exists=False if the artifact is optional"
-                )
-            return None
-        name = handler or ("directory" if path.is_dir() else "file")
-        get_artifact_handler(name, key=f"register_artifact({config_path!r}) handler").check(path)
-        self._artifacts[config_path] = ArtifactSource(config_path, path.resolve(), name)
-        return str(path)
+        return register_artifact(
+            self._artifacts,
+            config_path,
+            src,
+            verify_src_exists=verify_src_exists,
+            handler=handler,
+        )
 
     @property
     def artifacts(self) -> dict[str, ArtifactSource]:
@@ -465,6 +355,8 @@ class ModelPT(pl.LightningModule, NeuralModule):
         strict: bool = True,
         return_config: bool = False,
         trainer: pl.Trainer | None = None,
+        *,
+        mmap: bool | None = None,
     ) -> Any:
         """Rebuild a model from a ``.ganglion`` file.
 
@@ -472,54 +364,41 @@ class ModelPT(pl.LightningModule, NeuralModule):
             restore_path: the archive.
             override_config_path: a YAML file (or a config) to use instead of the packed one.
             map_location: the device to put the model on (default: CPU).
-            strict: the weights must match the model's state dict key for key.
+            strict: the weights must match the model's state dict key for key; when false,
+                what the archive lacks keeps the constructor's initial values.
             return_config: return the packed config (a ``DictConfig``) without building.
             trainer: passed to the model's constructor.
+            mmap: ``True``: the weights are copy-on-write views of the mapped file (nothing
+                copied, pages read when first touched); ``False``: they are read into fresh
+                memory; ``None`` (default): ``GANGLION_MMAP`` decides (``0``: copy), else
+                mapped. The catch of mapping (as with ``torch.load(mmap=True)``): a file
+                rewritten *in place* while the model lives (``cp`` over it, a download
+                resumed into it) changes the mapped weights, and truncating it crashes the
+                process. ``save_to`` never does that: it writes a new file and renames it over
+                the old one, which the mapping keeps intact. Pass ``mmap=False`` when another
+                tool may rewrite the file.
 
         On ``ModelPT`` itself, the class is the registered model the archive names; on a
         subclass, that class (or the archived class, if it is a subclass of it). The archive
-        is checked first (see :class:`~ganglion.archive.ModelArchive`), then read in place:
-        the weights are copy-on-write views of the mapped file (checked against their sha256
-        unless this unchanged file was verified before), the model is built without its random
-        initialisation (which the weights overwrite) and the tensors are assigned to it.
-        Artifacts are unpacked into the cache and the config points at them.
+        is checked first (see :class:`~ganglion.archive.ModelArchive`), the model is built on
+        the meta device and refused with :class:`~ganglion.archive.ArchiveError` if its
+        shapes do not match the archived weights (before anything its config sizes is
+        allocated), then given the archive's tensors: no random initialisation is paid for.
+        Artifacts are unpacked into the cache and the config points at them. See
+        :mod:`ganglion.model.restore` and :mod:`ganglion.model.loading`.
         """
-        path = Path(restore_path).expanduser()
-        with ModelArchive.open(path) as archive:
-            if override_config_path is not None:
-                config = _load_override(override_config_path)
-                trusted = True  # the caller's own config, not the archive's
-            else:
-                config = archive.read_config()
-                trusted = False
-            if return_config:
-                return OmegaConf.create(config)
-            model_cls = _archived_class(archive, cls)
-            if not trusted:
-                archive.check_config(config)
-            elif not archive.verified_before:
-                # unused, but checked too (it is small), so that mark_verified() stamps the file
-                archive.verify_member(CONFIG_NAME)
-            archive.artifact_handlers()  # every artifact kind has its handler installed
-            archive.verify_artifacts()  # small members first: a bad archive fails fast
-            if archive.verified_before:
-                # a known-good, unchanged file: its weights are read while the model is built
-                values = archive.materialize_artifacts()
-                with ThreadPoolExecutor(1, thread_name_prefix="ganglion-read") as pool:
-                    pending = pool.submit(archive.read_weights)
-                    model = _restore_model(
-                        archive, model_cls, config, values, pending.result, strict, trainer
-                    )
-            else:  # everything is verified before any of the model's code runs
-                weights = archive.read_weights()
-                values = archive.materialize_artifacts()
-                archive.mark_verified()
-                model = _restore_model(
-                    archive, model_cls, config, values, lambda: weights, strict, trainer
-                )
-        if map_location is not None:
-            model = model.to(map_location)
-        return model
+        from ganglion.model.restore import restore_model
+
+        return restore_model(
+            cls,
+            restore_path,
+            override_config_path=override_config_path,
+            map_location=map_location,
+            strict=strict,
+            return_config=return_config,
+            trainer=trainer,
+            mmap=mmap,
+        )
 
     @classmethod
     def load_from_checkpoint(  # type: ignore[override]
@@ -556,6 +435,8 @@ class ModelPT(pl.LightningModule, NeuralModule):
         strict: bool = True,
         return_config: bool = False,
         trainer: pl.Trainer | None = None,
+        *,
+        mmap: bool | None = None,
     ) -> Any:
         """Restore a pretrained model: a catalogue name (:meth:`list_available_models`), a
         local ``.ganglion`` path, or an ``http(s)://`` / ``file://`` URL.
@@ -572,282 +453,5 @@ class ModelPT(pl.LightningModule, NeuralModule):
             strict=strict,
             return_config=return_config,
             trainer=trainer,
+            mmap=mmap,
         )
-
-
-# -- helpers --------------------------------------------------------------------------------
-def _one_or_list(loaders: list[Any]) -> Any:
-    """None for no loader, the loader for one, the list for several (what Lightning takes)."""
-    if not loaders:
-        return None
-    return loaders[0] if len(loaders) == 1 else loaders
-
-
-def _dataset_configs(config: Any, key: str) -> list[tuple[str, Any]]:
-    """``(key, config)`` of each dataset in one dataset config or a list of them."""
-    if isinstance(config, (ListConfig, list, tuple)):
-        if not config:
-            raise ConfigError(f"{key} is an empty list; give one dataset config or several")
-        return [(f"{key}[{i}]", c) for i, c in enumerate(config)]
-    return [(key, config)]
-
-
-def _resolve_class(target: str, *, key: str) -> type:
-    """A class named by a training config: a registered name or an import path."""
-    from ganglion.archive import TARGET_KINDS
-    from ganglion.plugins import registry
-
-    for kind in TARGET_KINDS:
-        reg = registry(kind)
-        if target in reg:
-            obj = reg.resolve(target, key=key)
-            break
-    else:
-        try:
-            obj = locate(target)
-        except (ImportError, AttributeError, ValueError) as exc:
-            raise ConfigError(f"{key}: cannot import {target!r}: {exc}") from exc
-    if not isinstance(obj, type):
-        raise ConfigError(f"{key}: {target!r} is a {type(obj).__name__}, not a class")
-    return obj
-
-
-def _resolve_model_class(target: str, *, key: str) -> type[ModelPT]:
-    obj = _resolve_class(target, key=key)  # registered models are looked up first
-    if not (isinstance(obj, type) and issubclass(obj, ModelPT)):
-        raise ConfigError(f"{key}: {target!r} is not a ModelPT subclass")
-    return obj
-
-
-def _load_override(override: Any) -> dict[str, Any]:
-    if isinstance(override, (DictConfig, Mapping)):
-        return _plain(_as_dictconfig(override))
-    path = Path(os.fspath(override)).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"override_config_path: no config file at {path}")
-    cfg = OmegaConf.load(path)
-    if not isinstance(cfg, DictConfig):
-        raise ConfigError(f"override_config_path: {path} does not hold a mapping")
-    return _plain(cfg)
-
-
-def _archived_class(archive: ModelArchive, cls: type[ModelPT]) -> type[ModelPT]:
-    """The class to build for ``archive`` when ``cls.restore_from`` is called."""
-    from ganglion.plugins import registry
-
-    name, recorded = archive.model_name, archive.model_class
-    found: Any = None
-    error: GanglionError | None = None
-    try:
-        if name is not None:
-            found = registry("models").resolve(name, key=f"{MANIFEST_NAME} model.name")
-        else:
-            found = resolve_config_target(
-                recorded, where=f"Refused archive {archive.path}: {MANIFEST_NAME} model.class"
-            )
-    except GanglionError as exc:
-        error = exc
-    if found is None:
-        if cls is not ModelPT and qualified_name(cls) == recorded:
-            found = cls  # the caller names the class itself: their choice to trust it
-        elif isinstance(error, ArchiveError):
-            raise error
-        else:
-            raise refusal(
-                archive.path,
-                f"it holds the model {name or recorded!r} ({recorded}), which no installed "
-                f"plugin registers. {error}",
-                ArchiveError,
-            ) from None
-    if not (isinstance(found, type) and issubclass(found, ModelPT)):
-        raise refusal(archive.path, f"its model {name or recorded!r} is not a ModelPT")
-    if cls is ModelPT or issubclass(found, cls):
-        return found
-    if issubclass(cls, found):
-        return cls
-    raise ArchiveError(
-        f"{archive.path} holds a {found.__name__} ({qualified_name(found)}), not a "
-        f"{cls.__name__}; restore it with {found.__name__}.restore_from or ModelPT.restore_from"
-    )
-
-
-# -- building a model without paying for its random initialisation ---------------------------
-_RANDOM_FILLS = (
-    "uniform_",
-    "normal_",
-    "random_",
-    "exponential_",
-    "geometric_",
-    "log_normal_",
-    "cauchy_",
-    "bernoulli_",
-)
-
-
-class _SkipRandomInit(TorchFunctionMode):
-    """Makes ``torch.nn.init`` functions and in-place random fills no-ops while a model is
-    built for restoring: the archive's weights replace what they would compute.
-
-    The storages left unfilled are "tainted", and so is every tensor computed from one (a
-    copy, a product, a ``deepcopy``: cloning a tainted tensor only allocates, it copies
-    nothing). If, once the weights are assigned, the model still holds a tainted tensor (a
-    non-persistent buffer filled at random, a parameter the archive lacks), it is built again
-    the ordinary way. A torch function mode is thread-local: models other threads build
-    meanwhile are not affected.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tainted: set[int] = set()
-        funcs = {getattr(torch.Tensor, name) for name in _RANDOM_FILLS}
-        for name in dir(torch.nn.init):
-            func = getattr(torch.nn.init, name)
-            if callable(func) and name.endswith("_") and not name.startswith("_"):
-                funcs.add(func)
-        self._skip = frozenset(funcs)
-
-    def _taint(self, value: Any) -> None:
-        for tensor in _tensors(value):
-            ptr = _storage_ptr(tensor)
-            if ptr:
-                self.tainted.add(ptr)
-
-    def _is_tainted(self, args: Any, kwargs: Mapping[str, Any]) -> bool:
-        return any(
-            _storage_ptr(t) in self.tainted
-            for t in itertools.chain(_tensors(args), _tensors(kwargs))
-        )
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
-        kwargs = kwargs or {}
-        if func in self._skip:
-            tensor = args[0] if args else kwargs.get("tensor")
-            if isinstance(tensor, torch.Tensor):
-                self._taint(tensor)
-                return tensor
-        if not self.tainted or not self._is_tainted(args, kwargs):
-            return func(*args, **kwargs)
-        if func is torch.Tensor.clone:  # deepcopy of a module: garbage in, garbage out
-            fmt = kwargs.get("memory_format", torch.preserve_format)
-            out = torch.empty_like(args[0], memory_format=fmt)
-        else:
-            out = func(*args, **kwargs)
-        self._taint(out)
-        return out
-
-
-def _tensors(value: Any) -> Iterator[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _tensors(item)
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _tensors(item)
-
-
-def _storage_ptr(tensor: torch.Tensor) -> int:
-    """The address of a tensor's storage (0 for meta, empty or storage-less tensors)."""
-    if tensor.device.type == "meta" or not tensor.numel():
-        return 0
-    try:
-        return tensor.untyped_storage().data_ptr()
-    except (RuntimeError, NotImplementedError):
-        return 0
-
-
-def _holds_tainted(model: torch.nn.Module, tainted: set[int]) -> bool:
-    held = {_storage_ptr(t) for t in itertools.chain(model.parameters(), model.buffers())}
-    return bool(held & tainted)
-
-
-def _assign_weights(
-    model: torch.nn.Module, weights: Mapping[str, torch.Tensor], strict: bool, path: Path
-) -> None:
-    """Give ``model`` the archive's tensors without copying them.
-
-    Parameters are wrapped once per tensor, and names the model ties (one parameter under two
-    names) all get the same wrapper, so ``load_state_dict(assign=True)`` keeps ties tied. A
-    tensor of another dtype than the model's is cast, as ``load_state_dict`` would copy it.
-    """
-    groups: dict[int, list[str]] = {}
-    params: dict[str, torch.nn.Parameter] = {}
-    for name, param in model.named_parameters(remove_duplicate=False):
-        params[name] = param
-        groups.setdefault(id(param), []).append(name)
-    current = model.state_dict(keep_vars=True)
-    state: dict[str, Any] = {}
-    wrapped: dict[int, torch.nn.Parameter] = {}
-    for name, tensor in weights.items():
-        target = current.get(name)
-        if target is not None and tensor.dtype != target.dtype:
-            tensor = tensor.to(target.dtype)
-        param = params.get(name)
-        if param is None:
-            state[name] = tensor
-            continue
-        key = id(param)
-        if key not in wrapped:
-            wrapped[key] = torch.nn.Parameter(tensor, requires_grad=param.requires_grad)
-        state[name] = wrapped[key]
-    for names in groups.values():  # a tie the archive did not record: one tensor for all
-        present = [n for n in names if n in state]
-        if present and len(names) > 1:
-            for n in names:
-                state[n] = state[present[0]]
-    try:
-        model.load_state_dict(state, strict=strict, assign=True)
-    except RuntimeError as exc:
-        raise ArchiveError(
-            f"the weights in {path} do not fit {type(model).__name__}: {exc}"
-        ) from exc
-
-
-def _restore_model(
-    archive: ModelArchive,
-    model_cls: type[ModelPT],
-    config: dict[str, Any],
-    values: dict[str, str],
-    weights: Callable[[], Mapping[str, torch.Tensor]],
-    strict: bool,
-    trainer: pl.Trainer | None,
-) -> ModelPT:
-    """Build ``model_cls`` from an archive's config with its artifacts unpacked at ``values``
-    (config path -> value), then give it the weights ``weights()`` returns."""
-    records = list(archive.artifacts)
-    by_member = {r.member: values[r.config_path] for r in records}
-    config = replace_artifact_references(config, by_member)
-    restoring = _Restoring(values, by_member, {r.config_path: r for r in records})
-    token = _RESTORING.set(restoring)
-    try:
-        model = _build_with_weights(model_cls, config, trainer, weights, strict, archive.path)
-    finally:
-        _RESTORING.reset(token)
-    for record in records:  # artifacts the constructor did not re-register stay packed
-        if record.config_path not in model._artifacts:
-            model._artifacts[record.config_path] = ArtifactSource(
-                record.config_path, Path(values[record.config_path]), record.handler
-            )
-    return model
-
-
-def _build_with_weights(
-    model_cls: type[ModelPT],
-    config: dict[str, Any],
-    trainer: pl.Trainer | None,
-    weights: Callable[[], Mapping[str, torch.Tensor]],
-    strict: bool,
-    path: Path,
-) -> ModelPT:
-    skip = _SkipRandomInit()
-    with skip:
-        model = model_cls(cfg=OmegaConf.create(config), trainer=trainer)
-    loaded = weights()
-    _assign_weights(model, loaded, strict, path)
-    # what the archive gave holds real data; anything else still tainted was left unfilled
-    clean = {_storage_ptr(t) for t in loaded.values()}
-    if skip.tainted and _holds_tainted(model, skip.tainted - clean):
-        model = model_cls(cfg=OmegaConf.create(config), trainer=trainer)
-        _assign_weights(model, loaded, strict, path)
-    return model

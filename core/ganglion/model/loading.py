@@ -1,0 +1,312 @@
+"""Building a model for weights it is about to be given, without allocating or initialising
+what they replace.
+
+:func:`build_with_weights` builds a model from its constructor (a callable), checks what the
+constructor builds against the shapes and dtypes of the weights *before* anything is
+allocated, and gives the model the weights' tensors themselves
+(``load_state_dict(assign=True)``: a mapped archive's tensors stay views of the file). It tries,
+in turn:
+
+1. **On the meta device** (``with torch.device("meta")``): every tensor the constructor makes
+   has a shape and a dtype but no memory, and random initialisation costs nothing. The shapes
+   are checked against the weights (so a config asking for 10^7 filters is refused before a
+   byte is allocated), then the weights are assigned. Done, if the weights cover every
+   parameter and buffer.
+2. **Parameters on the meta device, everything else real**, when the model holds state the
+   weights do not (a non-persistent buffer such as a mel filterbank or a positional table, a
+   plain tensor attribute), or when the constructor cannot run on the meta device (it reads a
+   value from a tensor it made: ``.item()``, ``.tolist()``). Parameters are moved to the meta
+   device as they are registered (before any initialisation touches them), so buffers get the
+   constructor's real values while parameters cost nothing. Used only if, once the weights are
+   assigned, nothing is left on the meta device.
+3. **The ordinary build**, random initialisation included: for parameters the weights lack (a
+   lenient restore, ``strict=False``, keeps the constructor's own values) and for state
+   computed from a parameter's initial value, which the earlier builds cannot give.
+
+After the build that is kept, no parameter, buffer or tensor attribute is on the meta device
+(:class:`~ganglion.archive.ArchiveError` names one otherwise): whichever way it was built, the
+model is the one its constructor makes, with the weights in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ganglion.archive import ArchiveError
+from ganglion.errors import GanglionError
+
+__all__ = ["TensorSpec", "build_with_weights", "check_fit", "meta_tensors"]
+
+#: How many names an error lists before "and N more".
+_LISTED = 8
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A stored tensor's shape and dtype, as a weights header gives them without reading data."""
+
+    shape: tuple[int, ...]
+    dtype: torch.dtype
+
+
+def build_with_weights(
+    build: Callable[[], torch.nn.Module],
+    specs: Mapping[str, TensorSpec],
+    read: Callable[[], Mapping[str, torch.Tensor]],
+    *,
+    strict: bool = True,
+    source: str = "the archive",
+) -> torch.nn.Module:
+    """The module ``build()`` makes, holding the tensors ``read()`` returns.
+
+    Args:
+        build: makes the module (called once or more, see the module docstring).
+        specs: name -> :class:`TensorSpec` of every tensor ``read()`` will return (tied names
+            included), checked against the module before ``read`` is called.
+        read: returns the weights, name -> tensor; called once.
+        strict: every parameter and persistent buffer must be in ``specs`` and every name
+            in ``specs`` must be one of them; when false, missing ones keep the
+            constructor's values and extra ones are ignored.
+        source: where the weights come from, for error messages.
+
+    Raises :class:`~ganglion.archive.ArchiveError` naming each tensor whose shape (or kind of
+    dtype) differs, and each missing or unexpected one when ``strict``.
+    """
+    checked = False
+    model: torch.nn.Module | None = _attempt(build, _on_meta_device)
+    ways = [_parameters_on_meta, _ordinary]
+    if model is not None:
+        check_fit(model, specs, strict=strict, source=source)
+        checked = True
+        uncovered = _uncovered(model, specs)
+        if uncovered:
+            # a parameter the weights lack keeps its initial value: only the real build has it
+            if any(name in uncovered for name, _ in _parameters(model)):
+                ways = [_ordinary]
+            model = None
+    weights = read()
+    if model is not None:
+        _assign(model, weights, strict=strict, source=source)
+        if not meta_tensors(model):
+            return model
+    for way in ways:
+        last = way is ways[-1]
+        model = build_in(build, way) if last else _attempt(build, way)
+        if model is None:
+            continue
+        if not checked:  # the meta build failed: checked now, before any weight is assigned
+            check_fit(model, specs, strict=strict, source=source)
+            checked = True
+        _assign(model, weights, strict=strict, source=source)
+        left = meta_tensors(model)
+        if not left:
+            return model
+        if last:
+            raise ArchiveError(
+                f"restoring {type(model).__name__} from {source} left {_names(left)} on the meta "
+                "device (no data): its constructor puts them there; build them on a real device"
+            )
+    raise AssertionError("unreachable: the last way either returns or raises")
+
+
+def check_fit(
+    model: torch.nn.Module, specs: Mapping[str, TensorSpec], *, strict: bool, source: str
+) -> None:
+    """Refuse (:class:`~ganglion.archive.ArchiveError`) weights that do not fit ``model``.
+
+    Every parameter and persistent buffer (``model.state_dict()``) is compared with ``specs``:
+    the shape must be the same, and the dtype too, except that one floating-point dtype may
+    stand for another (the weights are cast to the model's, as ``load_state_dict`` would copy
+    them). When ``strict``, a name on one side only is refused too. Reads no tensor data:
+    ``model`` may be on the meta device.
+    """
+    expected = {
+        name: value
+        for name, value in model.state_dict(keep_vars=True).items()
+        if isinstance(value, torch.Tensor)
+    }
+    wrong = []
+    for name, tensor in expected.items():
+        spec = specs.get(name)
+        if spec is None:
+            continue
+        built, stored = tuple(tensor.shape), spec.shape
+        if built != stored:
+            wrong.append(f"{name!r} is {list(stored)} in the archive, {list(built)} in the model")
+        elif tensor.dtype != spec.dtype and not (
+            tensor.dtype.is_floating_point and spec.dtype.is_floating_point
+        ):
+            wrong.append(f"{name!r} is {spec.dtype} in the archive, {tensor.dtype} in the model")
+    missing = [name for name in expected if name not in specs]
+    unexpected = [name for name in specs if name not in expected]
+    problems = []
+    if wrong:
+        problems.append(
+            "shapes or dtypes differ (was the config edited, or is it another model's?): "
+            + _names(wrong, quote=False)
+        )
+    if strict and missing:
+        problems.append(
+            f"missing from the archive: {_names(missing)} (restore with strict=False to keep "
+            "the model's own initial values)"
+        )
+    if strict and unexpected:
+        problems.append(f"in the archive but not in the model: {_names(unexpected)}")
+    if problems:
+        raise ArchiveError(
+            f"the weights in {source} do not fit {type(model).__name__}: " + "; ".join(problems)
+        )
+
+
+def meta_tensors(model: torch.nn.Module) -> list[str]:
+    """Names of the parameters, buffers and plain tensor attributes of ``model`` that are on
+    the meta device (hold no data)."""
+    names = [name for name, t in _parameters(model) if t.is_meta]
+    names += [name for name, t in model.named_buffers(remove_duplicate=False) if t.is_meta]
+    names += [name for name, t in _tensor_attributes(model) if t.is_meta]
+    return names
+
+
+def build_in(build: Callable[[], torch.nn.Module], way: Any) -> torch.nn.Module:
+    """``build()`` inside ``way()`` (one of the context managers below)."""
+    with way():
+        return build()
+
+
+# -- the ways to build ------------------------------------------------------------------------
+def _on_meta_device() -> contextlib.AbstractContextManager[Any]:
+    return torch.device("meta")
+
+
+# True inside _parameters_on_meta(), in this thread or task only
+_PARAMETERS_ON_META: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "ganglion_parameters_on_meta", default=False
+)
+
+
+@contextlib.contextmanager
+def _parameters_on_meta() -> Iterator[None]:
+    _install_parameter_hook()
+    token = _PARAMETERS_ON_META.set(True)
+    try:
+        yield
+    finally:
+        _PARAMETERS_ON_META.reset(token)
+
+
+def _ordinary() -> contextlib.AbstractContextManager[Any]:
+    return contextlib.nullcontext()
+
+
+def _parameter_to_meta(
+    module: torch.nn.Module, name: str, param: torch.nn.Parameter | None
+) -> torch.nn.Parameter | None:
+    """Parameter registration hook: inside :func:`_parameters_on_meta`, a new parameter is
+    replaced by one on the meta device (a tie re-registers a meta one: kept as is)."""
+    if (
+        param is None
+        or type(param) is not torch.nn.Parameter  # lazy or custom parameters: left alone
+        or param.is_meta
+        or not _PARAMETERS_ON_META.get()
+    ):
+        return None
+    return torch.nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+
+
+@functools.cache
+def _install_parameter_hook() -> None:
+    # Registered once and never removed: the registry of global hooks is a plain dict that
+    # other threads iterate while they register parameters, so adding and removing a hook on
+    # each restore could break them. Outside _parameters_on_meta() the hook does nothing.
+    torch.nn.modules.module.register_module_parameter_registration_hook(_parameter_to_meta)
+
+
+def _attempt(build: Callable[[], torch.nn.Module], way: Any) -> torch.nn.Module | None:
+    """``build()`` inside ``way()``, or None when the constructor fails there for a reason of
+    the device (an error of ganglion's, e.g. a bad config, is raised: building another way
+    would meet it again)."""
+    try:
+        return build_in(build, way)
+    except GanglionError:
+        raise
+    except Exception:  # e.g. "Tensor.item() cannot be called on meta tensors"
+        return None
+
+
+# -- what the weights cover, assigning them -----------------------------------------------------
+def _parameters(model: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Parameter]]:
+    return model.named_parameters(remove_duplicate=False)
+
+
+def _tensor_attributes(model: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
+    """Tensors held as plain attributes (neither parameters nor buffers)."""
+    for prefix, module in model.named_modules(remove_duplicate=False):
+        for attr, value in vars(module).items():
+            if isinstance(value, torch.Tensor):
+                yield (f"{prefix}.{attr}" if prefix else attr), value
+
+
+def _uncovered(model: torch.nn.Module, specs: Mapping[str, TensorSpec]) -> set[str]:
+    """Names of the model's tensors that the weights do not replace."""
+    names = {name for name, _ in _parameters(model)}
+    names.update(name for name, _ in model.named_buffers(remove_duplicate=False))
+    names.difference_update(specs)
+    names.update(name for name, t in _tensor_attributes(model) if t.is_meta)
+    return names
+
+
+def _assign(
+    model: torch.nn.Module, weights: Mapping[str, torch.Tensor], *, strict: bool, source: str
+) -> None:
+    """Give ``model`` the tensors of ``weights`` themselves (``load_state_dict(assign=True)``).
+
+    Each tensor is wrapped in one parameter per parameter of the model, and every name of a
+    tied parameter (one parameter under two names) gets that same wrapper, so ties stay tied
+    whether or not the weights list the tie. A tensor of another floating-point dtype than the
+    model's is cast, as ``load_state_dict`` would copy it.
+    """
+    groups: dict[int, list[str]] = {}
+    params: dict[str, torch.nn.Parameter] = {}
+    for name, param in _parameters(model):
+        params[name] = param
+        groups.setdefault(id(param), []).append(name)
+    current = model.state_dict(keep_vars=True)
+    state: dict[str, Any] = {}
+    wrapped: dict[int, torch.nn.Parameter] = {}
+    for name, tensor in weights.items():
+        target = current.get(name)
+        if target is not None and tensor.dtype != target.dtype:
+            tensor = tensor.to(target.dtype)
+        param = params.get(name)
+        if param is None:
+            state[name] = tensor
+            continue
+        key = id(param)
+        if key not in wrapped:
+            wrapped[key] = torch.nn.Parameter(tensor, requires_grad=param.requires_grad)
+        state[name] = wrapped[key]
+    for names in groups.values():  # a tie the weights do not record: one tensor for all
+        if len(names) > 1:
+            present = [n for n in names if n in state]
+            if present:
+                for n in names:
+                    state[n] = state[present[0]]
+    try:
+        model.load_state_dict(state, strict=strict, assign=True)
+    except RuntimeError as exc:
+        raise ArchiveError(
+            f"the weights in {source} do not fit {type(model).__name__}: {exc}"
+        ) from exc
+
+
+def _names(names: list[str], *, quote: bool = True) -> str:
+    shown = [repr(n) if quote else n for n in names[:_LISTED]]
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
