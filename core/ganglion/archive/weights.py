@@ -3,8 +3,12 @@
 A safetensors file is an 8-byte little-endian header length, a JSON header (``name ->
 {dtype, shape, data_offsets}`` plus ``__metadata__``), then the tensors' bytes. ganglion
 writes one as a tar member, streamed from each tensor's memory (:class:`WeightsPlan`), and
-reads it back in place (:func:`parse_header`, :func:`tensors_from_buffer`) since the
-safetensors library opens whole files, not byte ranges of a tar. Two choices of ours, both
+reads it back in place (:func:`parse_header`, :func:`tensors_from_buffer`). The safetensors
+library is not used for this at run time: ``safe_open`` opens whole files, not a byte range
+of a tar; ``safetensors.torch.load(bytes)`` would copy the member into memory, losing the
+zero-copy memory map; ``safetensors.torch.save`` builds the whole file in memory before it can
+be written. ``tests/core/test_archive_safetensors.py`` proves the two interchangeable: the
+library reads what this writes, this reads what the library writes, tensor for tensor. Two choices of ours, both
 within the format: tensors are stored largest element size first, so each one starts aligned
 for its dtype and a memory map can be viewed as tensors without copying; tied tensors (the same
 memory viewed the same way) are stored once and their other names listed in the metadata key
