@@ -235,3 +235,23 @@ def test_synth_digits_jobs_must_be_a_positive_whole_number(tmp_path, capsys, job
     assert exit_info.value.code == 2
     assert "argument -j/--jobs:" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--sample-rate", "0", "sample_rate=0 must be at least 8000 Hz"),
+        ("--pitch", "10,120", r"pitch range \(10, 120\) must lie within 0-99"),
+        ("--silence", "-1,0.2", r"silence range \(-1.0, 0.2\) must lie within >= 0"),
+    ],
+)
+def test_impossible_settings_are_refused_before_anything_is_written(
+    tmp_path, capsys, option, value, said
+):
+    from ganglion_asr import cli
+
+    out = tmp_path / "corpus"
+    assert cli.main(["synth-digits", str(out), f"{option}={value}", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(said, err) and "Traceback" not in err
+    assert not out.exists()

@@ -9,7 +9,7 @@ import pytest
 import ganglion
 from ganglion import hookimpl
 from ganglion.errors import DuplicateNameError, UnknownNameError
-from ganglion.plugins import PluginInfo, PluginManager, get_plugin_manager, use_plugin_manager
+from ganglion.plugins import PluginManager, get_plugin_manager, use_plugin_manager
 from ganglion.registry import singular
 
 
@@ -99,22 +99,16 @@ def test_in_process_plugin_clash_is_raised_at_once_and_rolled_back(ganglion_plug
     assert ganglion.get_registry("optimizers").get("adam").target == "torch.optim:Adam"
 
 
-def test_raising_hook_fails_only_its_plugin_and_drops_its_names():
-    def bad(register):
-        register("half", "torch.nn:L1Loss")
-        raise RuntimeError("corrupt catalogue")
-
-    manager = PluginManager(entry_points=False)
-    manager._add(
-        PluginInfo(name="bad"),
-        lambda: make_plugin("bad", register_losses=bad),
-    )
-    manager._add(
-        PluginInfo(name="good"),
-        lambda: make_plugin(
-            "good", register_losses=lambda register: register("good", "torch.nn:L1Loss")
-        ),
-    )
+def test_raising_hook_fails_only_its_plugin_and_drops_its_names(
+    ganglion_entry_points, tmp_path, monkeypatch
+):
+    bad = "from ganglion import hookimpl\n\n@hookimpl\ndef register_losses(register):\n"
+    bad += "    register('half', 'torch.nn:L1Loss')\n    raise RuntimeError('corrupt catalogue')\n"
+    good = "from ganglion import hookimpl\n\n@hookimpl\ndef register_losses(register):\n"
+    good += "    register('good', 'torch.nn:L1Loss')\n"
+    ganglion_entry_points.add("bad", _module(tmp_path, monkeypatch, "bad_losses_plugin", bad))
+    ganglion_entry_points.add("good", _module(tmp_path, monkeypatch, "good_losses_plugin", good))
+    manager = PluginManager()
     losses = manager.registry("losses")
     assert "good" in losses and "half" not in losses
     assert "RuntimeError: corrupt catalogue" in manager.failed_plugins["bad"].error

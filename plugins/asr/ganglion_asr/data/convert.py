@@ -66,7 +66,9 @@ def _entry(
         if missing == "skip":
             skipped.append(f"{where}: {exc}")
             return None
-        raise AudioLoadError(f"{where}: {exc} (pass missing='skip' to leave it out)") from None
+        raise AudioLoadError(
+            f"{where}: {exc} (pass missing='skip', or --skip-missing, to leave it out)"
+        ) from None
     text = normalize_text(text) if normalize else text.strip()
     return ManifestEntry(str(audio.resolve()), duration, text)
 
@@ -210,7 +212,7 @@ def folder_to_manifest(
                 continue
             raise DataError(
                 f"{audio} has no transcript: expected {txt} "
-                "(pass missing='skip' to leave such files out)"
+                "(pass missing='skip', or --skip-missing, to leave such files out)"
             )
         text = " ".join(read_utf8_text(txt).split())
         entry = _entry(audio, text, str(audio), normalize, missing, skipped)

@@ -48,6 +48,9 @@ EXCLUDED_VARIANTS = frozenset({"whisper", "whisperf", "fast", "Demonic"})
 
 ESPEAK = "espeak-ng"
 
+#: The lowest sample rate a corpus may ask for (telephone speech).
+MIN_SAMPLE_RATE = 8000
+
 
 class SynthesisError(DataError):
     """espeak-ng is missing, or failed on an utterance."""
@@ -171,10 +174,25 @@ class DigitCorpusConfig:
         held = self.validation_speakers + self.test_speakers
         if not (self.validation_speakers >= 0 and self.test_speakers >= 0 and held < 1):
             raise DataError("validation_speakers and test_speakers must be >= 0 and sum below 1")
+        if self.sample_rate < MIN_SAMPLE_RATE:
+            raise DataError(
+                f"sample_rate={self.sample_rate} must be at least {MIN_SAMPLE_RATE} Hz "
+                "(16000 is usual for speech)"
+            )
         for name in ("speed", "pitch", "word_gap", "level_db", "silence", "snr_db"):
             low, high = getattr(self, name)
             if low > high:
                 raise DataError(f"{name} range ({low}, {high}) is reversed")
+        for name, lowest, highest in (
+            ("speed", 1, None),
+            ("pitch", 0, 99),
+            ("word_gap", 0, None),
+            ("silence", 0, None),
+        ):
+            low, high = getattr(self, name)
+            if low < lowest or (highest is not None and high > highest):
+                bounds = f"{lowest}-{highest}" if highest is not None else f">= {lowest}"
+                raise DataError(f"{name} range ({low}, {high}) must lie within {bounds}")
 
 
 def digit_text(digits: Sequence[int]) -> str:
