@@ -419,6 +419,39 @@ def test_both_weight_read_paths_restore_equal_weights_and_refuse_corruption(
         ModelPT.restore_from(archive)
 
 
+def test_read_weights_maps_or_copies_as_asked_and_the_environment_only_sets_the_default(
+    archive, monkeypatch
+):
+    from ganglion.archive import reading
+
+    maps = []
+    real_mmap = reading._mmap.mmap
+
+    def spy(*args, **kwargs):
+        maps.append(args)
+        return real_mmap(*args, **kwargs)
+
+    monkeypatch.setattr(reading._mmap, "mmap", spy)
+    results = []
+    for env, argument, mapped in [
+        (None, None, True),
+        ("0", None, False),
+        ("1", None, True),
+        ("0", True, True),
+        ("1", False, False),
+    ]:
+        if env is None:
+            monkeypatch.delenv("GANGLION_MMAP", raising=False)
+        else:
+            monkeypatch.setenv("GANGLION_MMAP", env)
+        maps.clear()
+        with ModelArchive.open(archive) as opened:
+            results.append(opened.read_weights(mmap=argument))
+        assert len(maps) == int(mapped), (env, argument)
+    for other in results[1:]:
+        assert _same(other, results[0])
+
+
 def test_saving_over_the_file_a_mapped_model_came_from_keeps_its_weights(
     archive, tiny, monkeypatch
 ):

@@ -117,7 +117,8 @@ class ModelArchive:
         self._manifest_sha256 = manifest_sha256
         self._verified: set[str] = set()
         #: True when this very file (same device, inode, size, mtime and ctime) had every
-        #: checksum verified before, by ``save_to`` or a restore (see :mod:`~ganglion.archive.stamps`).
+        #: checksum verified before, by ``save_to`` or a restore (see
+        #: :mod:`~ganglion.archive.stamps`).
         self.verified_before = stamp_matches(manifest_sha256, os.fstat(file.fileno()))
         self._weights_header: WeightsHeader | None = None
         #: The artifacts the manifest records (filled when the manifest is checked).
@@ -416,7 +417,8 @@ class ModelArchive:
         return config
 
     def check_config(self, config: Mapping[str, Any]) -> None:
-        """Refuse a config naming unregistered code or calling resolvers (see :func:`check_config`)."""
+        """Refuse a config naming unregistered code or calling resolvers
+        (see :func:`~ganglion.archive.policy.check_config`)."""
         check_config(config, source=f"Refused archive {self.path}: {CONFIG_NAME}")
 
     # -- weights --------------------------------------------------------------------------------
@@ -439,21 +441,26 @@ class ModelArchive:
     def read_weights(self, *, mmap: bool | None = None) -> dict[str, torch.Tensor]:
         """Every stored tensor, checked against the sha256; tied names share one tensor.
 
-        ``mmap``: map the file (True) or read each tensor into fresh memory (False); ``None``
-        (the default) takes it from ``GANGLION_MMAP`` (``0`` turns mapping off), else True.
+        Args:
+            mmap: ``True`` makes the tensors views of a private (copy-on-write) memory map of
+                the archive file; ``False`` reads each tensor into fresh memory, hashing it as
+                it is read; ``None`` (the default) takes the choice from the environment
+                variable ``GANGLION_MMAP`` (``0``: copy), else maps.
 
-        Mapped, the tensors are views of a private (copy-on-write) memory map of the archive file:
-        nothing is copied, and pages come from the page cache when first touched. A file
-        not verified before (:attr:`verified_before`) is hashed through the same mapping first, so what was
-        checked is what the tensors hold; :class:`ArchiveChecksumError` is raised (and
-        nothing returned) if it does not match. Writing to a tensor copies its page, never
-        touching the file, and ``save_to`` replaces a file by renaming a new one over it,
-        leaving a mapped old file intact. The catch (as with ``torch.load(mmap=True)``): a
-        tool that rewrites the file in place while the model lives (``cp`` over it) changes
-        the mapped weights, and truncating it crashes the process (SIGBUS). Set
-        ``GANGLION_MMAP=0`` to read each tensor into fresh memory instead (hashed as it is
-        read); a file that cannot be mapped, or a tensor not aligned
-        for its dtype, is read that way too.
+        Mapped, nothing is copied and pages come from the page cache when first touched. A
+        file not verified before (:attr:`verified_before`) is hashed through the same mapping
+        first, so what was checked is what the tensors hold; :class:`ArchiveChecksumError` is
+        raised (and nothing returned) if it does not match. Writing to a tensor copies its
+        page, never touching the file.
+
+        The catch, as with ``torch.load(mmap=True)``: a mapping shows the file as it is now.
+        A tool that rewrites the file *in place* while the model lives (``cp other.ganglion
+        model.ganglion``, ``dd``, an editor saving over it) changes the mapped weights under
+        the model, and truncating it kills the process with SIGBUS on the next touch of a
+        lost page. ganglion's own saves never do that: ``save_to`` writes a new file and
+        renames it over the old one, so a model mapped from the old file keeps its weights.
+        Pass ``mmap=False`` where other tools may overwrite archives in place. A file that
+        cannot be mapped, or a tensor not aligned for its dtype, is read by copying anyway.
         """
         check_byte_order()
         header = self.weights_header()

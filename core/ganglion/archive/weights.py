@@ -8,11 +8,12 @@ library is not used for this at run time: ``safe_open`` opens whole files, not a
 of a tar; ``safetensors.torch.load(bytes)`` would copy the member into memory, losing the
 zero-copy memory map; ``safetensors.torch.save`` builds the whole file in memory before it can
 be written. ``tests/core/test_archive_safetensors.py`` proves the two interchangeable: the
-library reads what this writes, this reads what the library writes, tensor for tensor. Two choices of ours, both
-within the format: tensors are stored largest element size first, so each one starts aligned
-for its dtype and a memory map can be viewed as tensors without copying; tied tensors (the same
-memory viewed the same way) are stored once and their other names listed in the metadata key
-``ganglion.aliases``.
+library reads what this writes, this reads what the library writes, tensor for tensor.
+
+Two choices of ours, both within the format: tensors are stored largest element size first,
+so each one starts aligned for its dtype and a memory map can be viewed as tensors without
+copying; tied tensors (the same memory viewed the same way) are stored once and their other
+names listed in the metadata key ``ganglion.aliases``.
 
 Importing this module imports no torch; the functions that handle tensors do.
 """
