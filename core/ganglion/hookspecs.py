@@ -13,10 +13,13 @@ torch or anything else heavy: keep the plugin module itself light.
 
 Rules every hook shares:
 
-* a name registered by two plugins is an error naming both (pass ``override=True`` to
-  replace a name on purpose);
-* an exception raised inside a hook marks that plugin as failed: its registrations are
-  dropped, the listing shows the error, and other plugins keep working;
+* a name registered by two plugins is a conflict: both are listed (marked ``!`` by
+  ``ganglion list KIND`` and ``ganglion plugins``) and using the name is an error naming
+  both, until one is uninstalled or disabled (pass ``override=True`` to replace a name on
+  purpose);
+* an exception raised inside a hook, or while importing the plugin module (``sys.exit()``
+  included; only ``KeyboardInterrupt`` stops the host), marks that plugin as failed: its
+  registrations are dropped, the listing shows the error, and other plugins keep working;
 * ``metadata`` is free-form keyword data stored with the entry and shown by
   ``ganglion list KIND --json``; each hook documents the keys ganglion itself reads.
 
