@@ -187,7 +187,9 @@ def test_plugin_whose_import_exits_is_listed_as_failed_and_the_host_keeps_workin
         assert main(["list", "optimizers"]) == 0
     out = capsys.readouterr().out
     assert f"exiting (exiting_plugin): {error}" in out
-    assert "still_here_sgd" in out and "failed to load and may provide more: exiting" in out
+    assert "still_here_sgd" in out
+    footer = next(line for line in out.splitlines() if "failed to load and may provide" in line)
+    assert "exiting" in footer
 
 
 def test_hook_that_calls_sys_exit_fails_only_its_plugin(
@@ -232,8 +234,8 @@ def test_name_registered_by_two_plugins_is_a_conflict_naming_both_until_one_goes
         optimizers.get("twin")
     assert optimizers.get("only_one").provider.plugin == "first"  # the rest stays usable
     assert optimizers.by_provider("second") == ["twin"]
-    described = manager.describe()["conflicts"]
-    assert [(c["kind"], c["name"]) for c in described] == [("optimizers", "twin")]
+    described = [c for c in manager.describe()["conflicts"] if c["name"] == "twin"]
+    assert [c["kind"] for c in described] == ["optimizers"]
     assert [p["plugin"] for p in described[0]["providers"]] == ["first", "second"]
     manager.unregister("first")  # one provider left: the name is usable again
     assert optimizers.conflict("twin") is None
