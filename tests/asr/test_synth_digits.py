@@ -221,8 +221,9 @@ def test_a_file_given_as_the_corpus_folder_is_refused(tmp_path, capsys):
 
     target = tmp_path / "notes.txt"
     target.write_text("keep me")
-    assert cli.main(["synth-digits", str(target), "--quiet"]) == 2
-    assert f"{target} is a file, not a folder" in capsys.readouterr().err
+    for out in (target, target / "corpus"):
+        assert cli.main(["synth-digits", str(out), "--quiet"]) == 2
+        assert f"{target} is a file, not a folder" in capsys.readouterr().err
     assert target.read_text() == "keep me"
 
 

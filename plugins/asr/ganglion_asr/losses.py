@@ -7,9 +7,9 @@ from collections.abc import Mapping
 import torch
 from torch.nn import functional as F
 
+from ganglion import typecheck
 from ganglion.errors import ConfigError
 from ganglion.module import NeuralModule
-from ganglion import typecheck
 from ganglion.types import LabelsType, LengthsType, LogprobsType, LossType, NeuralType
 
 _REDUCTIONS = ("mean_batch", "mean", "sum", "none")

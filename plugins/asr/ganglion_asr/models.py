@@ -28,10 +28,10 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from ganglion import typecheck
 from ganglion.errors import ConfigError
 from ganglion.model import ModelPT
 from ganglion.module import NeuralModule
-from ganglion import typecheck
 from ganglion.types import LabelsType, LengthsType, LogprobsType, NeuralType
 from ganglion_asr.data.audio import audio_duration
 from ganglion_asr.data.dataset import build_dataloader, collate_audio_tokens, load_entry_audio

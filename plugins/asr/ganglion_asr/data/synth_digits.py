@@ -413,8 +413,9 @@ def synthesize_digit_corpus(
     record_path = out / "corpus.json"
     settings = _settings(config)
     # the folder is checked before espeak-ng runs and before anything in it is touched
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{out} is a file, not a folder; choose another folder for the corpus")
+    blocker = next((p for p in (out, *out.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise DataError(f"{blocker} is a file, not a folder; choose another folder for the corpus")
     previous = None if overwrite else read_corpus_record(record_path)
     if previous is not None and previous["settings"] != settings:
         raise DataError(

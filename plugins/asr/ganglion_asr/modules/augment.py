@@ -6,9 +6,9 @@ from collections.abc import Mapping
 
 import torch
 
+from ganglion import typecheck
 from ganglion.errors import ConfigError
 from ganglion.module import NeuralModule
-from ganglion import typecheck
 from ganglion.types import LengthsType, NeuralType
 
 

@@ -34,9 +34,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ganglion import typecheck
 from ganglion.errors import ConfigError, check_known_keys
 from ganglion.module import NeuralModule
-from ganglion import typecheck
 from ganglion.types import LengthsType, LogprobsType, NeuralType
 
 _ACTIVATIONS = {

@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
+from ganglion import typecheck
 from ganglion.errors import ConfigError
 from ganglion.module import NeuralModule
-from ganglion import typecheck
 from ganglion.types import LengthsType, NeuralType
 
 _WINDOWS = {
