@@ -2,7 +2,7 @@
 
 Side by side in one run, on the same model, the same data and the same optimizer (Adam), CPU:
 
-* ``ganglion``: :func:`ganglion.train.train` on a config composed as ``ganglion train``
+* ``ganglion``: :func:`ganglion.training.train` on a config composed as ``ganglion train``
   composes it, with the core's default ``trainer`` and ``exp_manager`` settings (TensorBoard
   and CSV loggers, checkpointing, the progress bar, per-step seeding, the resumable loader);
 * ``hand``: ``x, y = next(batches); loss = f(model(x), y); loss.backward(); opt.step();
@@ -170,7 +170,7 @@ def run_pair(arch: str, steps: int, exp_dir: str, log: bool) -> HandLoop:
     hand-written loop stepping alongside."""
     import yaml
 
-    from ganglion.train import compose_config, train
+    from ganglion.training import compose_config, train
 
     config = {
         "trainer": {

@@ -44,7 +44,7 @@ _LAZY: dict[str, str] = {
     "ModelPT": "ganglion.model:ModelPT",
     "PretrainedModelInfo": "ganglion.pretrained:PretrainedModelInfo",
     "ArchiveError": "ganglion.archive:ArchiveError",
-    "exp_manager": "ganglion.exp_manager:exp_manager",
+    "exp_manager": "ganglion.training.experiment:exp_manager",
 }
 
 __all__ = ["__version__", "hookimpl", *_LAZY]

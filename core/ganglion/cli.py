@@ -21,7 +21,7 @@ KIND_NAMES = [kind.replace("_", "-") for kind in HOOK_KINDS.values()]
 #: ``run(args) -> int``, or ``run_argv(argv) -> int`` to parse its own arguments (``train`` hands
 #: them to Hydra); it is imported only when its command runs (or its --help is asked).
 _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("ganglion.train", "compose a config with Hydra and train a model"),
+    "train": ("ganglion.training.command", "compose a config with Hydra and train a model"),
     "info": ("ganglion.info", "describe a .ganglion model archive"),
 }
 
@@ -31,7 +31,7 @@ def _versions_text() -> str:
     from ganglion.plugins import get_plugin_manager
 
     manager = get_plugin_manager()
-    lines = [f"ganglion {__version__}"]
+    lines = [f"ganglion-core {__version__}"]
     seen = set()
     for info in sorted(
         [*manager.plugins.values(), *manager.failed_plugins.values()], key=lambda i: i.name

@@ -231,7 +231,7 @@ def test_jasper_10x5_config_is_the_dense_residual_layout():
     "name", ["quartznet_5x5", "quartznet_15x5", "jasper_10x5", "quartznet_digits"]
 )
 def test_shipped_configs_compose_and_validate_as_ganglion_train_does(name):
-    from ganglion.train import compose_config, validate_config
+    from ganglion.training import compose_config, validate_config
 
     cfg = compose_config(
         name,

@@ -17,14 +17,11 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
+from ganglion import exp_manager
 from ganglion.archive import ModelArchive
 from ganglion.errors import ConfigError
-from ganglion.exp_manager import (
-    AtomicCheckpointIO,
-    GanglionModelCheckpoint,
-    StepSeedCallback,
-    exp_manager,
-)
+from ganglion.training.callbacks import StepSeedCallback
+from ganglion.training.checkpointing import AtomicCheckpointIO, GanglionModelCheckpoint
 
 
 def bare_trainer(**kwargs) -> pl.Trainer:
@@ -84,7 +81,7 @@ def test_run_dir_loggers_checkpoints_and_run_files(tmp_path):
 
 
 def test_runs_started_in_the_same_second_get_their_own_version(tmp_path, monkeypatch):
-    module = importlib.import_module("ganglion.exp_manager")  # the package's name is the function
+    module = importlib.import_module("ganglion.training.run_directory")
     stamp = "2024-05-01_12-30-00"  # every call in the same second
     monkeypatch.setattr(module, "time", types.SimpleNamespace(strftime=lambda *_: stamp))
     cfg = {"exp_dir": str(tmp_path), "name": "exp", "create_tensorboard_logger": False}
@@ -162,7 +159,7 @@ def test_trainer_with_its_own_logger_or_checkpointing_is_refused(tmp_path):
         ),
         (
             {"checkpoint_callback_params": {"train_time_interval": "soon"}},
-            r"train_time_interval must look like 'HH:MM:SS'",
+            r"checkpoint_callback_params\.train_time_interval: expected 'HH:MM:SS'",
         ),
         (
             {"files_to_copy": ["no/such/notes.txt"]},
@@ -317,7 +314,8 @@ def test_atomic_checkpoint_io_keeps_the_old_file_when_a_save_fails(tmp_path):
 def test_ranks_agree_on_the_version(tmp_path, monkeypatch):
     from omegaconf import OmegaConf
 
-    from ganglion.exp_manager import check_exp_manager_config, resolve_log_dir
+    from ganglion.training.experiment import check_exp_manager_config
+    from ganglion.training.run_directory import resolve_log_dir
 
     cfg = check_exp_manager_config(OmegaConf.create({"exp_dir": str(tmp_path), "name": "n"}))
     for name in ("SLURM_JOB_ID", "SLURM_NTASKS", "SLURM_STEP_ID", "TORCHELASTIC_RUN_ID"):

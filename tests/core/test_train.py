@@ -22,7 +22,7 @@ from torch.utils.data import IterableDataset
 import ganglion
 from ganglion import hookimpl
 from ganglion.errors import ConfigError
-from ganglion.train import compose_config, run_argv, train, validate_config
+from ganglion.training import compose_config, run_argv, train, validate_config
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -238,8 +238,8 @@ def test_validate_config_requires_a_model():
 def test_trainer_objects_are_built_from_target():
     from omegaconf import OmegaConf
 
-    from ganglion.exp_manager import check_exp_manager_config
-    from ganglion.train import _check_trainer
+    from ganglion.training.experiment import check_exp_manager_config
+    from ganglion.training.trainer_args import trainer_kwargs
 
     trainer_cfg = OmegaConf.create(
         {
@@ -248,7 +248,7 @@ def test_trainer_objects_are_built_from_target():
             ]
         }
     )
-    kwargs = _check_trainer(trainer_cfg, check_exp_manager_config(None))
+    kwargs = trainer_kwargs(trainer_cfg, check_exp_manager_config(None))
     from pytorch_lightning.callbacks import EarlyStopping
 
     assert isinstance(kwargs["callbacks"][0], EarlyStopping)

@@ -15,39 +15,9 @@ from typing import Any
 from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 
-from ganglion.errors import ConfigError
+from ganglion.training.durations import parse_duration
 
 __all__ = ["TimeBudget", "parse_duration"]
-
-
-def parse_duration(value: str | float | int | timedelta, key: str = "budget") -> float:
-    """Seconds from ``"HH:MM:SS"``, ``"DD:HH:MM:SS"`` (the form of ``trainer.max_time``),
-    a number of seconds, or a ``timedelta``."""
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str):
-        parts = value.strip().split(":")
-        try:
-            numbers = [float(p) for p in parts]
-        except ValueError:
-            numbers = []
-        if len(numbers) == 1:
-            seconds = numbers[0]
-        elif len(numbers) in (3, 4):
-            days = numbers[0] if len(numbers) == 4 else 0.0
-            hours, minutes, secs = numbers[-3:]
-            seconds = ((days * 24 + hours) * 60 + minutes) * 60 + secs
-        else:
-            raise ConfigError(
-                f"{key}: expected 'HH:MM:SS', 'DD:HH:MM:SS' or seconds, got {value!r}"
-            )
-    else:
-        raise ConfigError(f"{key}: expected 'HH:MM:SS', 'DD:HH:MM:SS' or seconds, got {value!r}")
-    if not seconds > 0:
-        raise ConfigError(f"{key}: the duration must be positive, got {value!r}")
-    return seconds
 
 
 class TimeBudget(Callback):
@@ -78,7 +48,7 @@ class TimeBudget(Callback):
     """
 
     def __init__(self, budget: str | float | int | timedelta, verbose: bool = True) -> None:
-        self.budget = parse_duration(budget)
+        self.budget = parse_duration(budget, "budget")
         self.verbose = verbose
         self._elapsed_before = 0.0  # spent by earlier runs of a resumed training
         self._start: float | None = None

@@ -1,0 +1,127 @@
+"""Hydra's and YAML's composition errors, as one sentence that names the key or the file.
+
+``trainer.max_epoch=3`` -> "Unknown key trainer.max_epoch: not among pytorch_lightning.Trainer's
+arguments. Did you mean 'max_epochs'?"; a YAML syntax error -> the file, line and column.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import re
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from ganglion.errors import GanglionError, did_you_mean
+from ganglion.training.trainer_args import trainer_parameters, type_name
+
+__all__ = ["composition_message", "yaml_error_message"]
+
+#: OmegaConf's names of value types -> Python's
+_OMEGACONF_TYPES = {"Integer": "int", "Float": "float", "Boolean": "bool", "String": "str"}
+
+
+def yaml_error_message(exc: Any) -> str:
+    """A YAML syntax error (``yaml.MarkedYAMLError``) as "<file>, line L, column C: ..."."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
+    if mark is None:
+        return f"a config file is not valid YAML: {exc}; fix its syntax"
+    message = (
+        f"{mark.name}, line {mark.line + 1}, column {mark.column + 1}: not valid YAML: {problem}"
+    )
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and start is not None and start is not mark:
+        message += f" ({context} that starts at line {start.line + 1}, column {start.column + 1})"
+    return message + ". Fix the syntax there."
+
+
+def composition_message(
+    exc: Exception, config_name: str | None, overrides: list[str], *, primary: str
+) -> str:
+    """A Hydra/OmegaConf composition error as one sentence naming the key (and, for an
+    unknown key, the closest known one; for a bad value, the type expected). ``primary`` is
+    the name of the primary config that was composed (to list the keys beside an unknown one)."""
+    cause = exc.__cause__ or exc.__context__
+    text = str(exc)
+    detail = str(cause) if cause is not None else ""
+    full_key = getattr(cause, "full_key", None) or getattr(exc, "full_key", None)
+    missing = re.search(r"Could not (?:override|append to|delete from) '([^']+)'", text)
+    if missing and re.search(r"not in struct|not in '|Key '[^']*' not|not found", detail + text):
+        return _unknown_key_message(missing.group(1).lstrip("+~"), overrides, primary)
+    converted = re.search(r"Value '(.*)' of type '(\w+)' could not be converted to (\w+)", detail)
+    if converted and full_key:
+        value, given, expected = converted.groups()
+        if str(full_key).startswith("trainer."):
+            annotation = trainer_parameters().get(str(full_key).split(".", 1)[1])
+            if annotation is not None:
+                expected = type_name(annotation)
+        expected = _OMEGACONF_TYPES.get(expected, expected)
+        return f"{full_key}: expected {expected}, got {value!r} ({given})"
+    if "Cannot find primary config" in text or (
+        "Could not load" in text and config_name and config_name in text
+    ):
+        return (
+            f"--config-name {config_name}: no such config in --config-path, the core's configs or "
+            f"any installed plugin's configs ({text.strip().splitlines()[0]})"
+        )
+    lines = [line.strip() for line in (text + "\n" + detail).splitlines() if line.strip()]
+    reason = " ".join(dict.fromkeys(lines))
+    if full_key:
+        return f"{full_key}: {reason}"
+    return f"cannot compose the config: {reason}"
+
+
+def _unknown_key_message(key: str, overrides: list[str], primary: str) -> str:
+    """'Unknown key trainer.max_epoch … Did you mean max_epochs?', with the candidates the
+    section really accepts (Trainer arguments, optimizer params, dataclass fields, or the
+    keys beside it in the composed config)."""
+    parent, _, leaf = key.rpartition(".")
+    candidates: list[str] = []
+    what = f"'{parent}'" if parent else "the config"
+    if parent == "trainer":
+        candidates = list(trainer_parameters())
+        what = "pytorch_lightning.Trainer's arguments"
+    elif parent in ("exp_manager", "exp_manager.checkpoint_callback_params"):
+        from ganglion.conf.schema import CheckpointCallbackParams, ExpManagerConfig
+
+        schema = ExpManagerConfig if parent == "exp_manager" else CheckpointCallbackParams
+        candidates = [f.name for f in dataclasses.fields(schema)]
+    else:
+        # compose without the offending override to see what the section holds
+        rest = [o for o in overrides if o.partition("=")[0].lstrip("+~") != key]
+        with contextlib.suppress(Exception):
+            from hydra import compose
+
+            cfg = compose(config_name=primary, overrides=rest)
+            node = OmegaConf.select(cfg, parent) if parent else cfg
+            if isinstance(node, DictConfig):
+                candidates = [str(k) for k in node]
+            if parent in ("model.optim", "model.optim.sched") and isinstance(node, DictConfig):
+                candidates = sorted(set(candidates) | _optim_keys(node, parent))
+                what = f"'{parent}' (the keys its {parent.rsplit('.', 1)[-1]} takes)"
+    hint = did_you_mean(leaf, candidates)
+    add = f" To add a new key on purpose use +{key}=..."
+    return f"Unknown key {key}: not among {what}.{hint}{add}"
+
+
+def _optim_keys(node: DictConfig, parent: str) -> set[str]:
+    """The keys ``model.optim`` (or its ``sched``) may have with the optimizer (scheduler) it
+    names."""
+    from ganglion import optim
+
+    name = node.get("name")
+    keys: set[str] = set()
+    if not isinstance(name, str):
+        return keys
+    with contextlib.suppress(GanglionError):
+        if parent == "model.optim":
+            params = optim.optimizer_params(name)
+            keys |= set(optim.OPTIM_KEYS)
+        else:
+            params = optim.scheduler_params(name)
+            keys |= set(optim.SCHED_KEYS)
+        if params is not None:
+            keys |= {f.name for f in dataclasses.fields(params)}
+    return keys
