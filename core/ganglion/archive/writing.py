@@ -53,16 +53,20 @@ class TarWriter:
             self.out.write(b"\0" * (tarfile.BLOCKSIZE - size % tarfile.BLOCKSIZE))
 
     def add_bytes(self, name: str, data: bytes) -> None:
+        """Write a member holding ``data``."""
         self._header(name, len(data), tarfile.REGTYPE)
         self.out.write(data)
         self._pad(len(data))
         self.records[name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
     def add_dir(self, name: str) -> None:
+        """Write a directory member."""
         self._header(name, 0, tarfile.DIRTYPE)
         self.records[name] = {"type": "directory"}
 
     def add_file(self, name: str, src: Path, sha: str, size: int) -> None:
+        """Write a member copied from the file ``src``, which must still have the ``sha``
+        and ``size`` it had when it was packed (an artifact changed meanwhile is an error)."""
         self._header(name, size, tarfile.REGTYPE)
         h = hashlib.sha256()
         written = 0
@@ -83,11 +87,12 @@ class TarWriter:
         self.out.write(plan.prefix)
         for chunk, _owner in plan.chunks():
             self.out.write(chunk)
-            h.update(chunk)  # hashlib drops the GIL on large buffers
+            h.update(chunk)
         self._pad(plan.size)
         self.records[name] = {"sha256": h.hexdigest(), "size": plan.size}
 
     def finish(self) -> None:
+        """Write the end-of-archive marker and pad to a whole tar record."""
         self.out.write(b"\0" * (2 * tarfile.BLOCKSIZE))
         written = self.out.tell()
         if written % tarfile.RECORDSIZE:
@@ -104,7 +109,7 @@ def _versions() -> dict[str, Any]:
     for info in get_plugin_manager().plugins.values():
         if not info.builtin:
             plugins[info.distribution or info.name] = info.version
-    versions: dict[str, Any] = {"ganglion": __version__, "python": platform.python_version()}
+    versions: dict[str, Any] = {"ganglion-core": __version__, "python": platform.python_version()}
     with contextlib.suppress(ImportError):
         import torch
 
