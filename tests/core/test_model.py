@@ -331,7 +331,9 @@ def test_strict_restore_names_missing_keys_and_lenient_restore_initialises_them(
 ):
     model = Regressor(_cfg())
     path = model.save_to(tmp_path / "reg.ganglion")
-    with pytest.raises(ArchiveError, match=r"do not fit WideRegressor: missing from the archive: 'scale'"):
+    with pytest.raises(
+        ArchiveError, match=r"do not fit WideRegressor: missing from the archive: 'scale'"
+    ):
         WideRegressor.restore_from(path)
     wide = WideRegressor.restore_from(path, strict=False)
     assert torch.equal(wide.scale, torch.full((DIM,), 3.0))  # its own init, not garbage

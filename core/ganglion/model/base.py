@@ -47,6 +47,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities import AttributeDict
 
 from ganglion.archive import ArtifactSource, save_archive
 from ganglion.conf.values import as_dictconfig, to_plain
@@ -95,8 +96,7 @@ class ModelPT(pl.LightningModule, NeuralModule):
         self._validation_dl: Any = None
         self._test_dl: Any = None
         self._validation_names: list[str] = []
-        # a plain dict, so a Lightning checkpoint loads with torch.load(weights_only=True)
-        self.save_hyperparameters({"cfg": _plain(cfg)}, logger=False)
+        self._save_config_hparam()
         if trainer is not None:
             self.trainer = trainer
             if unpacked_artifacts() is None:  # a restored model gets no data set up
@@ -111,7 +111,15 @@ class ModelPT(pl.LightningModule, NeuralModule):
     @cfg.setter
     def cfg(self, cfg: Any) -> None:
         self._cfg = as_dictconfig(cfg, key="model config")
-        self.save_hyperparameters({"cfg": _plain(self._cfg)}, logger=False)
+        self._save_config_hparam()
+
+    def _save_config_hparam(self) -> None:
+        # Plain data, so a Lightning checkpoint loads with torch.load(weights_only=True). Given
+        # as an AttributeDict, not a dict: Lightning compares the hyperparameters with every
+        # __init__ argument, and an OmegaConf config compared with a plain dict first turns
+        # that dict into a config (tens of ms for an ASR model's); with a subclass of dict the
+        # comparison returns at once. What is stored is the same.
+        self.save_hyperparameters(AttributeDict(cfg=_plain(self._cfg)), logger=False)
 
     def to_config_dict(self) -> DictConfig:
         """The model config with ``_target_`` set to the model's class path."""

@@ -34,8 +34,7 @@ import contextlib
 import contextvars
 import functools
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -48,8 +47,7 @@ __all__ = ["TensorSpec", "build_with_weights", "check_fit", "meta_tensors"]
 _LISTED = 8
 
 
-@dataclass(frozen=True)
-class TensorSpec:
+class TensorSpec(NamedTuple):
     """A stored tensor's shape and dtype, as a weights header gives them without reading data."""
 
     shape: tuple[int, ...]
@@ -80,10 +78,10 @@ def build_with_weights(
     dtype) differs, and each missing or unexpected one when ``strict``.
     """
     checked = False
-    model: torch.nn.Module | None = _attempt(build, _on_meta_device)
+    model, _ = _attempt(build, _on_meta_device)
     ways = [_parameters_on_meta, _ordinary]
     if model is not None:
-        check_fit(model, specs, strict=strict, source=source)
+        state = check_fit(model, specs, strict=strict, source=source)
         checked = True
         uncovered = _uncovered(model, specs)
         if uncovered:
@@ -91,20 +89,31 @@ def build_with_weights(
             if any(name in uncovered for name, _ in _parameters(model)):
                 ways = [_ordinary]
             model = None
-    weights = read()
+    weights = None
     if model is not None:
-        _assign(model, weights, strict=strict, source=source)
-        if not meta_tensors(model):
+        weights = read()
+        _assign(model, weights, state, strict=strict, source=source)
+        # every parameter and buffer had a tensor, and no tensor attribute is on meta
+        if not meta_tensors(model, attributes=False):
             return model
     for way in ways:
         last = way is ways[-1]
-        model = build_in(build, way) if last else _attempt(build, way)
+        model, error = _attempt(build, way)
         if model is None:
-            continue
-        if not checked:  # the meta build failed: checked now, before any weight is assigned
-            check_fit(model, specs, strict=strict, source=source)
+            if not last:
+                continue
+            raise ArchiveError(
+                f"cannot build the model for the weights in {source}: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        if checked:
+            state = model.state_dict(keep_vars=True)
+        else:  # the meta build failed: checked now, before any weight is assigned
+            state = check_fit(model, specs, strict=strict, source=source)
             checked = True
-        _assign(model, weights, strict=strict, source=source)
+        if weights is None:
+            weights = read()
+        _assign(model, weights, state, strict=strict, source=source)
         left = meta_tensors(model)
         if not left:
             return model
@@ -118,20 +127,17 @@ def build_with_weights(
 
 def check_fit(
     model: torch.nn.Module, specs: Mapping[str, TensorSpec], *, strict: bool, source: str
-) -> None:
+) -> dict[str, Any]:
     """Refuse (:class:`~ganglion.archive.ArchiveError`) weights that do not fit ``model``.
 
     Every parameter and persistent buffer (``model.state_dict()``) is compared with ``specs``:
     the shape must be the same, and the dtype too, except that one floating-point dtype may
     stand for another (the weights are cast to the model's, as ``load_state_dict`` would copy
     them). When ``strict``, a name on one side only is refused too. Reads no tensor data:
-    ``model`` may be on the meta device.
+    ``model`` may be on the meta device. Returns the state dict checked (``keep_vars=True``).
     """
-    expected = {
-        name: value
-        for name, value in model.state_dict(keep_vars=True).items()
-        if isinstance(value, torch.Tensor)
-    }
+    state = model.state_dict(keep_vars=True)
+    expected = {name: value for name, value in state.items() if isinstance(value, torch.Tensor)}
     wrong = []
     for name, tensor in expected.items():
         spec = specs.get(name)
@@ -145,7 +151,7 @@ def check_fit(
         ):
             wrong.append(f"{name!r} is {spec.dtype} in the archive, {tensor.dtype} in the model")
     missing = [name for name in expected if name not in specs]
-    unexpected = [name for name in specs if name not in expected]
+    unexpected = sorted(name for name in specs if name not in expected)
     problems = []
     if wrong:
         problems.append(
@@ -163,14 +169,16 @@ def check_fit(
         raise ArchiveError(
             f"the weights in {source} do not fit {type(model).__name__}: " + "; ".join(problems)
         )
+    return state
 
 
-def meta_tensors(model: torch.nn.Module) -> list[str]:
-    """Names of the parameters, buffers and plain tensor attributes of ``model`` that are on
-    the meta device (hold no data)."""
+def meta_tensors(model: torch.nn.Module, *, attributes: bool = True) -> list[str]:
+    """Names of the parameters, buffers and (with ``attributes``) plain tensor attributes of
+    ``model`` that are on the meta device (hold no data)."""
     names = [name for name, t in _parameters(model) if t.is_meta]
     names += [name for name, t in model.named_buffers(remove_duplicate=False) if t.is_meta]
-    names += [name for name, t in _tensor_attributes(model) if t.is_meta]
+    if attributes:
+        names += [name for name, t in _tensor_attributes(model) if t.is_meta]
     return names
 
 
@@ -228,16 +236,18 @@ def _install_parameter_hook() -> None:
     torch.nn.modules.module.register_module_parameter_registration_hook(_parameter_to_meta)
 
 
-def _attempt(build: Callable[[], torch.nn.Module], way: Any) -> torch.nn.Module | None:
-    """``build()`` inside ``way()``, or None when the constructor fails there for a reason of
-    the device (an error of ganglion's, e.g. a bad config, is raised: building another way
-    would meet it again)."""
+def _attempt(
+    build: Callable[[], torch.nn.Module], way: Any
+) -> tuple[torch.nn.Module | None, Exception | None]:
+    """``(build() inside way(), None)``, or ``(None, the error)`` when the constructor fails
+    there, maybe for a reason of the device (an error of ganglion's, e.g. a bad config, is
+    raised: building another way would meet it again)."""
     try:
-        return build_in(build, way)
+        return build_in(build, way), None
     except GanglionError:
         raise
-    except Exception:  # e.g. "Tensor.item() cannot be called on meta tensors"
-        return None
+    except Exception as exc:  # e.g. "Tensor.item() cannot be called on meta tensors"
+        return None, exc
 
 
 # -- what the weights cover, assigning them -----------------------------------------------------
@@ -263,26 +273,30 @@ def _uncovered(model: torch.nn.Module, specs: Mapping[str, TensorSpec]) -> set[s
 
 
 def _assign(
-    model: torch.nn.Module, weights: Mapping[str, torch.Tensor], *, strict: bool, source: str
+    model: torch.nn.Module,
+    weights: Mapping[str, torch.Tensor],
+    current: Mapping[str, Any],
+    *,
+    strict: bool,
+    source: str,
 ) -> None:
     """Give ``model`` the tensors of ``weights`` themselves (``load_state_dict(assign=True)``).
 
     Each tensor is wrapped in one parameter per parameter of the model, and every name of a
     tied parameter (one parameter under two names) gets that same wrapper, so ties stay tied
     whether or not the weights list the tie. A tensor of another floating-point dtype than the
-    model's is cast, as ``load_state_dict`` would copy it.
+    model's (in ``current``, its state dict) is cast, as ``load_state_dict`` would copy it.
     """
     groups: dict[int, list[str]] = {}
     params: dict[str, torch.nn.Parameter] = {}
     for name, param in _parameters(model):
         params[name] = param
         groups.setdefault(id(param), []).append(name)
-    current = model.state_dict(keep_vars=True)
     state: dict[str, Any] = {}
     wrapped: dict[int, torch.nn.Parameter] = {}
     for name, tensor in weights.items():
         target = current.get(name)
-        if target is not None and tensor.dtype != target.dtype:
+        if isinstance(target, torch.Tensor) and tensor.dtype != target.dtype:
             tensor = tensor.to(target.dtype)
         param = params.get(name)
         if param is None:
