@@ -16,7 +16,9 @@ from ganglion.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
-# public name -> "module:attribute", imported on first access
+# public name -> "module:attribute", imported on first access. A public name that is not a
+# module never shares a submodule's name: importing that submodule would rebind the attribute
+# to the module (so the decorator lives in ``typechecking``, exp_manager in ``training``).
 _LAZY: dict[str, str] = {
     # plugins and registries
     "plugins": "ganglion.plugins",
@@ -81,22 +83,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
-
-
-class _Package(type(importlib)):  # type: ignore[misc]  (types.ModuleType, without an import)
-    """The ``ganglion`` module's class: a public name that shares a submodule's name
-    (``exp_manager``) keeps naming the public object. Without this, importing
-    the submodule (``from ganglion.exp_manager import ...``) would rebind
-    ``ganglion.exp_manager`` to the module, and ``from ganglion import exp_manager`` would
-    depend on import order."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        target = _LAZY.get(name, "")
-        if isinstance(value, type(importlib)) and target.startswith(f"{value.__name__}:"):
-            return  # the import system binding the submodule: keep the lazy public name
-        super().__setattr__(name, value)
-
-
-import sys as _sys  # noqa: E402
-
-_sys.modules[__name__].__class__ = _Package

@@ -105,6 +105,37 @@ def spectrogram(element: ElementType | None = None) -> torch.Tensor:
     return x
 
 
+# -- the public name -------------------------------------------------------------------------
+def test_public_typecheck_is_the_decorator_whatever_is_imported_first():
+    code = (
+        "import ganglion.typechecking.wrapper, ganglion.training.experiment\n"
+        "import ganglion\n"
+        "from ganglion import exp_manager, typecheck\n"
+        "from ganglion.typechecking import typecheck as decorator\n"
+        "print(typecheck is decorator is ganglion.typecheck, callable(exp_manager),\n"
+        "      type(exp_manager).__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True", "function"]
+
+
+def test_no_public_name_of_ganglion_shares_a_submodules_name():
+    import pkgutil
+    import types
+
+    import ganglion
+
+    submodules = {info.name for info in pkgutil.iter_modules(ganglion.__path__)}
+    objects = {
+        name
+        for name in ganglion.__all__
+        if not isinstance(getattr(ganglion, name), types.ModuleType)
+    }
+    assert {"typecheck", "exp_manager", "ModelPT"} <= objects
+    assert "typechecking" in submodules and not objects & submodules
+
+
 # -- the happy paths -----------------------------------------------------------------------
 def test_positional_and_keyword_calls_check_and_tag_outputs():
     enc = Encoder()
