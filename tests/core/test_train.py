@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from ganglion_train_fixtures import RegressionDataset
 from pytorch_lightning import Callback
@@ -211,6 +212,18 @@ def test_python_m_ganglion_train_is_the_same_command(conf):
             r"trainer\.callbacks\[0\]\._target_: 'torch\.nn\.Linear' is not a Callback",
         ),
         ("trainer.logger=true", r"trainer\.logger is set but exp_manager creates the loggers"),
+        (
+            "model.train_ds.batch_size=0",
+            r"model\.train_ds\.batch_size must be an integer >= 1 \(samples per batch\), got 0; "
+            r"set it with model\.train_ds\.batch_size=<n>",
+        ),
+        ("model.validation_ds.batch_size=-8", r"model\.validation_ds\.batch_size .*got -8"),
+        ("model.train_ds.batch_size=2.5", r"model\.train_ds\.batch_size .*got 2\.5"),
+        ("trainer.devices=0", r"trainer\.devices=0 selects no device: give a number of devices"),
+        ("trainer.devices='0'", r"trainer\.devices='0' selects no device"),
+        ("trainer.devices=[]", r"trainer\.devices=\[\] selects no device"),
+        ("trainer.devices=-2", r"trainer\.devices=-2 selects no device"),
+        ("trainer.num_nodes=0", r"trainer\.num_nodes must be >= 1, got 0"),
     ],
 )
 def test_config_mistakes_name_the_key_and_create_nothing(conf, capsys, override, message):
@@ -219,7 +232,32 @@ def test_config_mistakes_name_the_key_and_create_nothing(conf, capsys, override,
     assert status == 2
     assert err.startswith("ganglion train: error: ")
     assert __import__("re").search(message, err), err
+    assert "Traceback" not in err
     assert not runs_dir(conf).exists()
+
+
+@pytest.mark.parametrize("where", ["config", "preset"])
+def test_a_yaml_syntax_error_names_the_file_line_and_column(conf, capsys, where):
+    broken_yaml = "name: broken\nmodel:\n  dim: [8, 16\n  hidden: 3\n"
+    if where == "config":
+        broken = conf / "broken.yaml"
+        argv = ["--config-name", "broken"]
+    else:  # a preset file, read only when the command line picks it
+        broken = conf / "model" / "optim" / "mine.yaml"
+        broken.parent.mkdir(parents=True)
+        argv = ["--config-name", "tiny", "model.optim=mine"]
+    broken.write_text(broken_yaml)
+    status = run_argv(["--config-path", str(conf), *argv])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith(
+        f"ganglion train: error: {broken}, line 4, column 9: not valid YAML: expected ',' or ']'"
+    ), err
+    assert "(while parsing a flow sequence that starts at line 3, column 8)" in err
+    assert "Traceback" not in err
+    assert not runs_dir(conf).exists()
+    with pytest.raises(ConfigError, match=rf"{broken}, line 4, column 9"):
+        compose_config(argv[1], argv[2:], config_path=str(conf))
 
 
 def test_missing_config_name_and_path_are_errors(conf, capsys):
@@ -399,3 +437,71 @@ def test_fast_dev_run_trains_one_batch_and_saves_nothing(conf, capsys):
     assert status == 0
     assert "nothing was saved" in capsys.readouterr().out
     assert not runs_dir(conf).exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"name: x\nmodel: \xff\xfe\n", r"{file}: not UTF-8 text \(byte 15 \(0xff\)\)"),
+        (b"name: \x00\n", r"{file}, byte 6: not a YAML text file: unacceptable character"),
+        (b"- trainer\n- model\n", r"config 'odd' is a YAML list; a training config is a mapping"),
+    ],
+)
+def test_a_config_file_that_is_not_a_yaml_mapping_is_named(conf, capsys, content, message):
+    odd = conf / "odd.yaml"
+    odd.write_bytes(content)
+    assert run_argv(["--config-path", str(conf), "--config-name", "odd"]) == 2
+    err = capsys.readouterr().err
+    assert __import__("re").search(message.format(file=__import__("re").escape(str(odd))), err), err
+    assert "Traceback" not in err
+    assert not runs_dir(conf).exists()
+
+
+class FailAtStepTwo(Callback):
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == 2:
+            raise RuntimeError("the data went away")
+
+
+def test_a_run_that_fails_after_it_started_marks_its_directory(conf, capsys):
+    argv = ["--config-path", str(conf), "--config-name", "tiny", "exp_manager.version=v1"]
+    failing = f"+trainer.callbacks=[{{_target_:{__name__}.FailAtStepTwo}}]"
+    with pytest.raises(RuntimeError, match="the data went away"):
+        run_argv([*argv, failing])
+    run = runs_dir(conf) / "tiny" / "v1"
+    marker = (run / "FAILED").read_text()
+    assert "the run failed: RuntimeError: the data went away" in marker.splitlines()[0]
+    assert "Traceback" in marker and "on_train_batch_start" in marker
+    assert f"{run} is marked as failed (FAILED holds the error)" in capsys.readouterr().err
+    assert not (run / "checkpoints" / "tiny.ganglion").exists()
+
+    assert run_argv(argv) == 0  # a run started again in the same directory
+    assert not (run / "FAILED").exists()
+    assert (run / "checkpoints" / "tiny.ganglion").is_file()
+
+
+class WarmupThenFlat(torch.optim.lr_scheduler.LambdaLR):
+    """A warmup that, like ganglion-optim's schedules, needs max_steps beyond the warmup."""
+
+    def __init__(self, optimizer, warmup_steps: int, max_steps: int) -> None:
+        if warmup_steps >= max_steps:
+            raise ValueError(f"warmup_steps ({warmup_steps}) must be below max_steps ({max_steps})")
+        self.max_steps = max_steps
+        super().__init__(optimizer, lambda step: min(1.0, (step + 1) / warmup_steps))
+
+
+def test_fast_dev_run_builds_the_schedule_of_the_configured_run(tmp_path):
+    # fast_dev_run trains one batch; the schedule must still be the real run's (5 epochs of
+    # 4 batches), or a warmup sized for the real run is refused
+    ganglion.register_scheduler("warmup_then_flat", WarmupThenFlat)
+    cfg = tiny_config(tmp_path / "runs", trainer={"fast_dev_run": True, "max_epochs": 5})
+    sched = {"name": "warmup_then_flat", "warmup_steps": 10, "max_steps": None}
+    cfg["model"]["optim"]["sched"] = sched
+    result = train(cfg)
+    assert result.trainer.global_step == 1
+    assert result.trainer.lr_scheduler_configs[0].scheduler.max_steps == 5 * 4
+    assert not (tmp_path / "runs").exists()
+
+    cfg["trainer"]["max_epochs"] = 2  # the configured run is too short for the warmup: refused
+    with pytest.raises(ConfigError, match=r"warmup_steps \(10\) must be below max_steps \(8\)"):
+        train(cfg)

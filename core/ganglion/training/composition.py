@@ -25,7 +25,11 @@ from ganglion.conf.overrides import first_of_sweeps
 from ganglion.conf.sources import CORE_CONFIGS_SEARCH_PATH
 from ganglion.errors import ConfigError
 from ganglion.optim.presets import PresetChoices, rewrite_preset_overrides
-from ganglion.training.composition_errors import composition_message, yaml_error_message
+from ganglion.training.composition_errors import (
+    composition_message,
+    undecodable_message,
+    yaml_error_message,
+)
 
 __all__ = ["PRIMARY_NAME", "Composer", "compose_config"]
 
@@ -106,6 +110,8 @@ class Composer:
             return self._compose(overrides, multirun=multirun)
         except yaml.YAMLError as exc:
             raise ConfigError(yaml_error_message(exc)) from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(undecodable_message(exc, self.config_dir)) from None
 
     def _compose(self, overrides: list[str], *, multirun: bool) -> tuple[DictConfig, list[str]]:
         from hydra.core.global_hydra import GlobalHydra

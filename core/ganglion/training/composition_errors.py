@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -16,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from ganglion.errors import GanglionError, did_you_mean
 from ganglion.training.trainer_args import trainer_parameters, type_name
 
-__all__ = ["composition_message", "yaml_error_message"]
+__all__ = ["composition_message", "undecodable_message", "yaml_error_message"]
 
 #: OmegaConf's names of value types -> Python's
 _OMEGACONF_TYPES = {"Integer": "int", "Float": "float", "Boolean": "bool", "String": "str"}
@@ -27,6 +28,10 @@ def yaml_error_message(exc: Any) -> str:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
     if mark is None:
+        name, position = getattr(exc, "name", None), getattr(exc, "position", None)
+        if name is not None and position is not None:  # yaml.reader.ReaderError: bad bytes
+            reason = str(exc).strip().splitlines()[0]
+            return f"{name}, byte {position}: not a YAML text file: {reason}. Fix or replace it."
         return f"a config file is not valid YAML: {exc}; fix its syntax"
     message = (
         f"{mark.name}, line {mark.line + 1}, column {mark.column + 1}: not valid YAML: {problem}"
@@ -35,6 +40,25 @@ def yaml_error_message(exc: Any) -> str:
     if context and start is not None and start is not mark:
         message += f" ({context} that starts at line {start.line + 1}, column {start.column + 1})"
     return message + ". Fix the syntax there."
+
+
+def undecodable_message(exc: UnicodeDecodeError, config_dir: str) -> str:
+    """A config file that is not UTF-8 text: Hydra's reader says only which byte, so the
+    YAML files of ``config_dir`` (``--config-path``) are read to name the file."""
+    where = f"byte {exc.start}" + (f" (0x{exc.object[exc.start]:02x})" if exc.object else "")
+    folder = Path(config_dir.removeprefix("file://"))
+    bad = []
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*.y*ml")):
+            try:
+                path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                bad.append(str(path))
+            except OSError:
+                continue
+    if bad:
+        return f"{', '.join(bad)}: not UTF-8 text ({where}); save it as UTF-8 YAML."
+    return f"a config file is not UTF-8 text ({where}: {exc.reason}); save it as UTF-8 YAML."
 
 
 def composition_message(
@@ -65,6 +89,12 @@ def composition_message(
         return (
             f"--config-name {config_name}: no such config in --config-path, the core's configs or "
             f"any installed plugin's configs ({text.strip().splitlines()[0]})"
+        )
+    merged_list = re.search(r"In '([^']+)'.*Cannot merge DictConfig with ListConfig", text, re.S)
+    if merged_list:
+        return (
+            f"config '{merged_list.group(1)}' is a YAML list; a training config is a mapping "
+            "(trainer:, exp_manager:, model:)"
         )
     lines = [line.strip() for line in (text + "\n" + detail).splitlines() if line.strip()]
     reason = " ".join(dict.fromkeys(lines))
