@@ -24,10 +24,17 @@ if [ ! -x .venv/bin/python ]; then
     echo "==> creating .venv with $($python --version)"
     $python -m venv .venv
 fi
-export PIP_CONSTRAINT="$PWD/constraints.txt"   # CPU torch, never the CUDA build
-export GANGLION_PLAIN_REQUIREMENTS=1             # core and plugins come from this checkout
+# CPU torch (never the CUDA build) and the tested Lightning/Hydra/OmegaConf
+export PIP_CONSTRAINT="$PWD/constraints.txt"
 echo "==> installing ganglion, its plugins and the test tools into .venv"
 .venv/bin/python -m pip install -q --upgrade pip
+# The core's distribution is `ganglion-core`; one named `ganglion` (this checkout before the
+# rename, or the unrelated project of that name on the public index) would claim the same
+# import package and command.
+rm -rf core/ganglion.egg-info  # that old name's build metadata: core/ is on sys.path
+if .venv/bin/python -m pip show -q ganglion >/dev/null 2>&1; then
+    .venv/bin/python -m pip uninstall -y -q ganglion
+fi
 .venv/bin/python -m pip install -q \
     -e . -e plugins/optim -e plugins/asr -e plugins/nlp -e plugins/tts \
     "tox>=4.11" "pytest>=8" "ruff>=0.6"

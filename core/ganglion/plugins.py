@@ -131,7 +131,7 @@ class PluginManager:
             short = module_name.rsplit(".", 1)[1]
             info = PluginInfo(
                 name=f"ganglion.{short}",
-                distribution="ganglion",
+                distribution="ganglion-core",
                 version=version,
                 entry_point=module_name,
                 builtin=True,

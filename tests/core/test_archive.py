@@ -151,7 +151,7 @@ def test_archive_is_a_plain_tar_with_config_artifact_weights_and_manifest(archiv
     assert manifest["format"] == "ganglion-archive" and manifest["format_version"] == 1
     assert manifest["model"]["name"] == "Tiny"
     assert manifest["model"]["class"] == f"{__name__}:Tiny"
-    assert manifest["versions"]["ganglion"] == ganglion.__version__
+    assert manifest["versions"]["ganglion-core"] == ganglion.__version__
     assert manifest["versions"]["torch"] == torch.__version__
     for name in (CONFIG_NAME, member, WEIGHTS_NAME):  # sha256 of every member, as tools see it
         assert manifest["members"][name] == {
@@ -931,7 +931,7 @@ def test_info_prints_the_manifest_parameters_artifacts_and_verifies(archive, cap
     assert main(["info", str(archive), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["parameters"] == 61 and info["verified"] is True
-    assert info["versions"]["ganglion"] == ganglion.__version__
+    assert info["versions"]["ganglion-core"] == ganglion.__version__
 
 
 def test_info_reports_a_corrupt_member_and_refuses_a_hostile_archive(archive, tmp_path, capsys):

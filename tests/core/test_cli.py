@@ -32,7 +32,7 @@ def test_plugins_all_shows_core_builtins_with_counts_and_names(capsys):
     builtin = get_plugin_manager().registry("optimizers").by_provider("ganglion.optim")
     assert {"adam", "adamw", "sgd", "rmsprop"} <= set(builtin)
     row = next(line.split() for line in out.splitlines() if line.startswith("ganglion.optim "))
-    assert row[1:3] == ["ganglion", __version__]
+    assert row[1:3] == ["ganglion-core", __version__]
     assert row[3 + header[3:].index("optimizers")] == str(len(builtin))
     assert "optimizers: " + ", ".join(builtin) in out
 
@@ -60,11 +60,11 @@ def test_list_kind_shows_each_name_with_its_provider(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["NAME", "PROVIDER", "TARGET"]
     adam = next(line for line in lines if line.startswith("adam "))
-    assert f"ganglion {__version__}" in adam and "torch.optim:Adam" in adam
+    assert f"ganglion-core {__version__}" in adam and "torch.optim:Adam" in adam
     main(["list", "element-types", "--json"])
     entries = json.loads(capsys.readouterr().out)
     logits = next(e for e in entries if e["name"] == "LogitsType")
-    assert logits["provider"]["distribution"] == "ganglion"
+    assert logits["provider"]["distribution"] == "ganglion-core"
 
 
 def test_list_rejects_an_unknown_kind(capsys):
@@ -79,7 +79,7 @@ def test_version_lists_core_and_plugins():
 
     env = {k: v for k, v in os.environ.items() if k not in (ENV_ALLOW, ENV_BLOCK)}
     lines = ganglion("--version", env=env).splitlines()
-    assert lines[0] == f"ganglion {__version__}"
+    assert lines[0] == f"ganglion-core {__version__}"
     # one line per installed plugin distribution (none in tox's core env: the core line only)
     installed = {
         (ep.dist.metadata["Name"], ep.dist.version) for ep in entry_points(group="ganglion")

@@ -27,7 +27,7 @@ def test_builtins_register_torch_optimizers_through_the_hooks():
     optimizers = manager.registry("optimizers")
     for name in ("sgd", "adam", "adamw", "adadelta", "adamax", "adagrad", "rmsprop", "rprop"):
         entry = optimizers.get(name)
-        assert entry.provider.builtin and entry.provider.distribution == "ganglion"
+        assert entry.provider.builtin and entry.provider.distribution == "ganglion-core"
     assert optimizers.get("adam").target == "torch.optim:Adam"
     assert "StepLR" in manager.registry("schedulers")
     assert "LogitsType" in manager.registry("element_types")

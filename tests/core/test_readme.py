@@ -3,9 +3,8 @@
 import re
 import subprocess
 import sys
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 README = Path(__file__).parents[2] / "README.md"
 
