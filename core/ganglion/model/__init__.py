@@ -15,6 +15,3 @@ from ganglion.model.classes import resolve_class, resolve_model_class
 from ganglion.model.data import LOADER_KEYS
 
 __all__ = ["LOADER_KEYS", "ModelPT", "resolve_class", "resolve_model_class"]
-
-# the name train.py imported before this package existed; resolve_model_class is the public one
-_resolve_model_class = resolve_model_class

@@ -264,10 +264,12 @@ def _tensor_attributes(model: torch.nn.Module) -> Iterator[tuple[str, torch.Tens
 
 
 def _uncovered(model: torch.nn.Module, specs: Mapping[str, TensorSpec]) -> set[str]:
-    """Names of the model's tensors that the weights do not replace."""
-    names = {name for name, _ in _parameters(model)}
-    names.update(name for name, _ in model.named_buffers(remove_duplicate=False))
-    names.difference_update(specs)
+    """Names of the model's tensors on the meta device that the weights do not replace
+    (what the constructor made on a device of its choosing holds data already)."""
+    names = {name for name, t in _parameters(model) if t.is_meta and name not in specs}
+    for name, t in model.named_buffers(remove_duplicate=False):
+        if t.is_meta and name not in specs:
+            names.add(name)
     names.update(name for name, t in _tensor_attributes(model) if t.is_meta)
     return names
 
