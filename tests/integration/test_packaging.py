@@ -7,6 +7,7 @@ What installing from wheels does end to end is checked by ``scripts/check_wheels
 
 from __future__ import annotations
 
+import configparser
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -134,3 +135,14 @@ def test_no_environment_switch_changes_what_is_installed():
     for where, text in texts.items():
         assert "GANGLION_PLAIN_REQUIREMENTS" not in text, where
     assert not (REPO / "plugins" / "_monorepo.py").exists()
+
+
+def test_the_test_command_installs_a_plugin_from_wheels():
+    """CI runs .venv/bin/tox, whose default environments include the wheels check."""
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(REPO / "tox.ini")
+    assert "wheels" in [e.strip() for e in tox["tox"]["env_list"].split(",")]
+    assert "scripts/check_wheels.sh" in tox["testenv:wheels"]["commands"]
+    assert (REPO / ".ci" / "run").read_text().rstrip().endswith(".venv/bin/tox")
+    script = (REPO / "scripts" / "check_wheels.sh").read_text()
+    assert "--find-links" in script and "ganglion-asr" in script
