@@ -57,6 +57,14 @@ def test_no_distribution_requires_the_name_of_the_unrelated_project(root):
     assert canonicalize_name(project(root)["name"]) != TAKEN
 
 
+def test_the_readme_plugin_example_requires_ganglion_core():
+    text = (REPO / "README.md").read_text()
+    section = text.split("## Write your own plugin", 1)[1].split("\n## ", 1)[0]
+    toml = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    deps = [Requirement(line) for line in tomllib.loads(toml)["project"]["dependencies"]]
+    assert [canonicalize_name(r.name) for r in deps] == ["ganglion-core"]
+
+
 @pytest.mark.parametrize("root", PROJECTS, ids=lambda p: p.name)
 def test_metadata_is_static_with_plain_requirements(root):
     meta = project(root)
