@@ -82,6 +82,7 @@ def restore_model(
             # unused, but checked too (it is small), so that mark_verified() stamps the file
             archive.verify_member(CONFIG_NAME)
         specs = weight_specs(archive)  # the header only: no tensor data is read
+        archive.artifact_handlers()  # every artifact kind has its handler installed
         if archive.verified_before:  # a known-good, unchanged file: read once the model fits
 
             def read() -> Mapping[str, torch.Tensor]:
