@@ -76,9 +76,12 @@ def wrap(fn: Callable[..., Any], deco: typecheck) -> Callable[..., Any]:
             if index < n_args:
                 value = args[index]
             else:
-                value = kwargs.get(port.keyword, port.default)
-                if value is MISSING:
-                    continue  # not passed: calling fn reports it, as Python does
+                try:
+                    value = kwargs[port.keyword]  # None for a positional-only: a KeyError
+                except KeyError:
+                    value = port.default
+                    if value is MISSING:
+                        continue  # not passed: calling fn reports it, as Python does
             if plain and value.__class__ is tensor:
                 given = getattr(value, "neural_type", None)
                 if given is None:
