@@ -21,6 +21,7 @@ import yaml
 import ganglion
 from ganglion import ModelPT
 from ganglion.archive import CONFIG_NAME, MANIFEST_NAME, ArchiveError, ModelArchive
+from ganglion.errors import ConfigError
 
 
 class Filters(ModelPT):
@@ -324,3 +325,23 @@ def test_restore_maps_the_file_or_copies_it_as_asked(mmap, env, mapped, tmp_path
     with open(path, "rb") as f:
         f.seek(offset)
         assert f.read(size) == torch.full((size // 4,), 5.0).numpy().tobytes()
+
+
+def test_an_override_config_that_is_not_a_yaml_mapping_is_a_config_error_naming_the_file(
+    tmp_path,
+):
+    path = Filters(SMALL).save_to(tmp_path / "f.ganglion")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("channels: 64\nfilters: [8\n")
+    with pytest.raises(
+        ConfigError, match=rf"{broken}, line 3, column 1: not valid YAML \(expected ',' or ']'"
+    ):
+        ModelPT.restore_from(path, override_config_path=broken)
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("deep: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    with pytest.raises(ConfigError, match=rf"{deep} nests lists and mappings too deeply"):
+        ModelPT.restore_from(path, override_config_path=deep)
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match=rf"{listed} does not hold a mapping"):
+        ModelPT.restore_from(path, override_config_path=listed)

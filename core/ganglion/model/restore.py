@@ -25,7 +25,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from ganglion.archive import (
     CONFIG_NAME,
@@ -38,7 +40,7 @@ from ganglion.archive import (
 )
 from ganglion.archive.weights import entry_dtype
 from ganglion.conf.values import as_dictconfig, to_plain
-from ganglion.errors import ConfigError, GanglionError
+from ganglion.errors import ConfigError, GanglionError, omegaconf_error_message
 from ganglion.model.artifacts import UnpackedArtifacts, restoring
 from ganglion.model.loading import TensorSpec, build_with_weights
 from ganglion.registry import qualified_name
@@ -142,7 +144,21 @@ def load_override_config(override: Any) -> dict[str, Any]:
     path = Path(os.fspath(override)).expanduser()
     if not path.is_file():
         raise ConfigError(f"{key}: no config file at {path}")
-    cfg = OmegaConf.load(path)
+    try:
+        cfg = OmegaConf.load(path)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{key}: {path}{where}: not valid YAML ({problem})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{key}: {path} is not UTF-8 text ({exc}); save it as UTF-8") from None
+    except RecursionError:
+        raise ConfigError(
+            f"{key}: {path} nests lists and mappings too deeply for a config"
+        ) from None
+    except OmegaConfBaseException as exc:
+        raise ConfigError(omegaconf_error_message(exc, f"{key} ({path})")) from None
     if not isinstance(cfg, DictConfig):
         raise ConfigError(f"{key}: {path} does not hold a mapping")
     return to_plain(cfg, key=f"{key} ({path})", lenient=True)
