@@ -808,7 +808,7 @@ HOSTILE = {
         _config("payload: {_target_: os.system, command: 'touch pwned'}"),
         UnsafeArchiveError,
         "payload._target_: 'os.system' is neither a registered name nor a class of an "
-        "installed plugin, so it was refused without being imported or called",
+        "installed ganglion plugin, so it was refused without being imported",
     ),
     "builtins.eval target": (
         _config("payload: {_target_: builtins.eval}"),

@@ -1,5 +1,6 @@
-"""What a restored config may contain: ``_target_`` entries the allow-list accepts, and no
-OmegaConf resolver calls (an archived config is stored resolved)."""
+"""What a restored config may contain: ``_target_`` entries the one ``_target_`` policy
+accepts (:mod:`ganglion.targets`), and no OmegaConf resolver calls (an archived config is
+stored resolved)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ganglion.archive.errors import UnsafeArchiveError
-from ganglion.archive.targets_policy import resolve_config_target
+from ganglion.targets import resolve_target
 
 __all__ = ["check_config"]
 
@@ -27,7 +28,8 @@ def _resolver_names(text: str) -> list[str]:
 def check_config(config: Any, *, source: str) -> None:
     """Refuse a restored config that names unregistered code or calls OmegaConf resolvers.
 
-    Every ``_target_`` goes through :func:`resolve_config_target`; a string calling a resolver
+    Every ``_target_`` goes through :func:`ganglion.targets.resolve_target` (refused ones
+    raise :class:`UnsafeArchiveError` before anything is imported); a string calling a resolver
     (``${oc.env:SECRET}``, or any custom one) is refused, since saved configs are resolved.
     ``source`` (the archive and member) prefixes the messages.
     """
@@ -37,7 +39,7 @@ def check_config(config: Any, *, source: str) -> None:
             for k, value in node.items():
                 child = f"{key}.{k}" if key else str(k)
                 if k == "_target_":
-                    resolve_config_target(value, where=f"{source}: {child}")
+                    resolve_target(value, key=f"{source}: {child}", error=UnsafeArchiveError)
                 else:
                     walk(value, child)
         elif isinstance(node, list):
