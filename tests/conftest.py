@@ -1,5 +1,7 @@
-"""Shared test setup: every test starts with no plugin manager, so it gets a fresh one; and
-tests/core is on sys.path, so any test folder can ``import ganglion_train_fixtures``."""
+"""Shared test setup: every test starts with no plugin manager, so it gets a fresh one;
+tests/core is on sys.path, so any test folder can ``import ganglion_train_fixtures``; and
+that module's classes are allowed as configs' ``_target_`` (the suite's own model and data,
+allowed the way a user allows theirs: ``ganglion.targets.allow_targets``)."""
 
 import sys
 from pathlib import Path
@@ -7,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ganglion.plugins import set_plugin_manager
+from ganglion.targets import allow_targets
 
 _FIXTURES_DIR = str(Path(__file__).resolve().parent / "core")  # ganglion_train_fixtures.py
 if _FIXTURES_DIR not in sys.path:
@@ -19,3 +22,9 @@ def _fresh_plugin_manager():
     previous = set_plugin_manager(None)
     yield
     set_plugin_manager(previous)
+
+
+@pytest.fixture(autouse=True)
+def _train_fixtures_allowed():
+    with allow_targets("ganglion_train_fixtures"):
+        yield

@@ -168,7 +168,7 @@ def _check_base(obj: Any, target: str, key: str, base: Any, error: type[Exceptio
     if isinstance(obj, type) and issubclass(obj, bases):
         return obj
     kinds = " or ".join(dict.fromkeys(b.__name__ for b in bases))
-    raise error(f"{key}: {target!r} is {_describe(obj)}, not a {kinds}, which {key} takes")
+    raise error(f"{key}: {target!r} is {_describe(obj)}, not a {kinds}")
 
 
 def resolve_target(

@@ -16,6 +16,10 @@ from torch.utils.data import Dataset
 
 from ganglion.archive import ModelArchive
 from ganglion.model import ModelPT
+from ganglion.targets import ENV_ALLOW_TARGETS
+
+#: This module's name: allowed as a ``_target_`` prefix (ganglion.targets) in the tests.
+FIXTURES_MODULE = __name__
 
 #: This folder: on PYTHONPATH in ``run_train``'s process, so configs can name these classes.
 FIXTURES_DIR = Path(__file__).resolve().parent
@@ -87,6 +91,8 @@ def run_train(
     the process SIGKILLs itself when that global step begins (see ``KILL_AT_STEP_ENV``)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FIXTURES_DIR), env.get("PYTHONPATH")]))
+    # the fixtures' classes are the suite's own: allowed as configs' _target_, as a user would
+    env[ENV_ALLOW_TARGETS] = ",".join(filter(None, [env.get(ENV_ALLOW_TARGETS), FIXTURES_MODULE]))
     env.pop(KILL_AT_STEP_ENV, None)
     if kill_at_step is not None:
         env[KILL_AT_STEP_ENV] = str(kill_at_step)

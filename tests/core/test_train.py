@@ -23,6 +23,7 @@ from torch.utils.data import IterableDataset
 import ganglion
 from ganglion import hookimpl
 from ganglion.errors import ConfigError
+from ganglion.targets import allow_targets
 from ganglion.training import compose_config, run_argv, train, validate_config
 
 HERE = Path(__file__).parent
@@ -58,6 +59,13 @@ def tiny_config(exp_dir: Path, **sections) -> dict:
     for name, values in sections.items():
         cfg[name].update(values)
     return cfg
+
+
+@pytest.fixture(autouse=True)
+def allow_this_module():
+    """Datasets and callbacks defined below are the user's own: allowed, as a user would."""
+    with allow_targets(__name__):
+        yield
 
 
 @pytest.fixture
@@ -209,7 +217,8 @@ def test_python_m_ganglion_train_is_the_same_command(conf):
         ("model.optim.name=adamx", r"Unknown optimizer 'adamx'.*Did you mean 'adam"),
         (
             "+trainer.callbacks=[{_target_:torch.nn.Linear}]",
-            r"trainer\.callbacks\[0\]\._target_: 'torch\.nn\.Linear' is not a Callback",
+            r"trainer\.callbacks\[0\]\._target_: 'torch\.nn\.Linear' is the class "
+            r"torch\.nn\.modules\.linear\.Linear, not a Callback",
         ),
         ("trainer.logger=true", r"trainer\.logger is set but exp_manager creates the loggers"),
         (

@@ -127,23 +127,21 @@ def _check_devices(devices: Any) -> None:
 
 def build_trainer_objects(value: Any, key: str, annotation: Any) -> Any:
     """``{_target_: cls, **kwargs}`` entries of a Trainer argument (at ``key``), built; the
-    class must be of a kind the argument takes (a ``Callback`` for ``callbacks`` …). Lists
+    class must be of a kind the argument takes (a ``Callback`` for ``callbacks`` …) and pass
+    the ``_target_`` policy (:mod:`ganglion.targets`: Lightning's callbacks, loggers and
+    profilers, plugin classes, explicitly allowed packages). Lists
     are built entry by entry; other values are returned as they are."""
     if isinstance(value, list):
         return [build_trainer_objects(v, f"{key}[{i}]", annotation) for i, v in enumerate(value)]
     if not (isinstance(value, dict) and "_target_" in value):
         return value
-    from hydra.utils import get_class
+    from ganglion.targets import resolve_target
 
     bases = _object_bases(annotation)
     target = str(value["_target_"])
-    try:
-        cls = get_class(target)
-    except Exception as exc:
-        raise ConfigError(f"{key}._target_: cannot import {target!r}: {exc}") from None
-    if not bases or not issubclass(cls, bases):
-        kinds = " or ".join(dict.fromkeys(b.__name__ for b in bases)) or "no object"
-        raise ConfigError(f"{key}._target_: {target!r} is not a {kinds}, which {key} takes")
+    if not bases:
+        raise ConfigError(f"{key}._target_: {key} takes no object built from a _target_")
+    cls = resolve_target(target, key=f"{key}._target_", base=bases, error=ConfigError)
     kwargs = {k: v for k, v in value.items() if k != "_target_"}
     try:
         return cls(**kwargs)
