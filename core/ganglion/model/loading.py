@@ -10,15 +10,19 @@ in turn:
 1. **On the meta device** (``with torch.device("meta")``): every tensor the constructor makes
    has a shape and a dtype but no memory, and random initialisation costs nothing. The shapes
    are checked against the weights (so a config asking for 10^7 filters is refused before a
-   byte is allocated), then the weights are assigned. Done, if the weights cover every
-   parameter and buffer.
+   byte is allocated), then the weights are assigned. Done, unless a tensor the weights do
+   not replace is left without data (a tensor the constructor makes on a device it names,
+   such as ``torch.tensor(x, device="cpu")``, keeps its values).
 2. **Parameters on the meta device, everything else real**, when the model holds state the
    weights do not (a non-persistent buffer such as a mel filterbank or a positional table, a
    plain tensor attribute), or when the constructor cannot run on the meta device (it reads a
    value from a tensor it made: ``.item()``, ``.tolist()``). Parameters are moved to the meta
    device as they are registered (before any initialisation touches them), so buffers get the
-   constructor's real values while parameters cost nothing. Used only if, once the weights are
-   assigned, nothing is left on the meta device.
+   constructor's real values while parameters cost nothing. If the meta build failed, the
+   shapes are checked after this one, before the weights are asked for: each parameter was only
+   reserved (never written) until it was moved, and one too large to reserve fails the build
+   with an :class:`~ganglion.archive.ArchiveError`. Kept if, once the weights are assigned,
+   nothing is left on the meta device.
 3. **The ordinary build**, random initialisation included: for parameters the weights lack (a
    lenient restore, ``strict=False``, keeps the constructor's own values) and for state
    computed from a parameter's initial value, which the earlier builds cannot give.
