@@ -15,9 +15,9 @@ Choices, and why:
 * **No pickle, no code.** Weights are safetensors (:mod:`~ganglion.archive.weights`); the
   config is YAML read with the safe loader (aliases refused: no "billion laughs";
   :mod:`~ganglion.archive.parsing`), and OmegaConf resolvers in it are refused (an archive's
-  config is stored resolved). A config's ``_target_`` must be a registered name or a class of
-  an installed plugin (:mod:`~ganglion.archive.policy`): ``_target_: os.system`` is refused
-  before anything is imported.
+  config is stored resolved). Every ``_target_`` in it must pass the core's one ``_target_``
+  policy (:mod:`ganglion.targets`: a registered name, a class of an installed plugin, or an
+  explicitly allowed one): ``_target_: os.system`` is refused before anything is imported.
 * **Read in place** (:mod:`~ganglion.archive.reading`). The tar's member headers give each
   member's byte range; the manifest, config and weights are read straight from those ranges.
   Nothing is extracted to a temp dir.
@@ -77,7 +77,6 @@ from ganglion.archive.format import (
 from ganglion.archive.policy import check_config
 from ganglion.archive.reading import ENV_MMAP, ModelArchive
 from ganglion.archive.stamps import ENV_VERIFY
-from ganglion.archive.targets_policy import TARGET_KINDS, resolve_config_target
 from ganglion.archive.writing import save_archive
 
 __all__ = [
@@ -89,7 +88,6 @@ __all__ = [
     "FORMAT_VERSION",
     "MANIFEST_NAME",
     "SUPPORTED_FORMAT_VERSIONS",
-    "TARGET_KINDS",
     "WEIGHTS_NAME",
     "ArchiveChecksumError",
     "ArchiveError",
@@ -106,7 +104,6 @@ __all__ = [
     "get_artifact_handler",
     "refusal",
     "replace_artifact_references",
-    "resolve_config_target",
     "save_archive",
     "set_config_value",
 ]

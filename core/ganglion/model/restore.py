@@ -34,16 +34,18 @@ from ganglion.archive import (
     MANIFEST_NAME,
     ArchiveError,
     ModelArchive,
+    UnsafeArchiveError,
     refusal,
     replace_artifact_references,
-    resolve_config_target,
 )
 from ganglion.archive.weights import entry_dtype
 from ganglion.conf.values import as_dictconfig, to_plain
 from ganglion.errors import ConfigError, GanglionError, omegaconf_error_message
 from ganglion.model.artifacts import UnpackedArtifacts, restoring
+from ganglion.model.classes import MODEL_KINDS
 from ganglion.model.loading import TensorSpec, build_with_weights
 from ganglion.registry import qualified_name
+from ganglion.targets import resolve_target
 
 if TYPE_CHECKING:  # pragma: no cover
     import pytorch_lightning as pl
@@ -182,8 +184,11 @@ def archived_class(archive: ModelArchive, cls: type[ModelPT]) -> type[ModelPT]:
         if name is not None:
             found = registry("models").resolve(name, key=f"{MANIFEST_NAME} model.name")
         else:
-            found = resolve_config_target(
-                recorded, where=f"Refused archive {archive.path}: {MANIFEST_NAME} model.class"
+            found = resolve_target(
+                recorded,
+                key=f"Refused archive {archive.path}: {MANIFEST_NAME} model.class",
+                kinds=MODEL_KINDS,
+                error=UnsafeArchiveError,
             )
     except GanglionError as exc:
         error = exc

@@ -91,16 +91,11 @@ def validate(cfg: Any) -> ValidatedConfig:
 
 
 def model_class(target: str) -> type:
-    """The ``ModelPT`` subclass ``model._target_`` names: a registered model's name (unknown:
-    close matches and the known names) or a class's import path."""
-    from ganglion.model import ModelPT, resolve_model_class
-    from ganglion.plugins import registry
+    """The ``ModelPT`` subclass ``model._target_`` names, under the ``_target_`` policy
+    (:mod:`ganglion.targets`); an unknown short name lists close matches and the models."""
+    from ganglion.model import resolve_model_class
 
-    if "." not in target and ":" not in target:
-        registry("models").get(target, key="model._target_")  # unknown: close matches, known
-    cls = resolve_model_class(target, key="model._target_")
-    assert issubclass(cls, ModelPT)
-    return cls
+    return resolve_model_class(target, key="model._target_")
 
 
 def _check_batch_sizes(model_cfg: DictConfig) -> None:
