@@ -24,7 +24,7 @@ VALUE_KINDS = frozenset({"configs"})
 def known_provider(kind: str, name: str) -> str | None:
     """The distribution of ganglion's own known to provide ``name`` of ``kind``, so that
     asking for one that is not installed says what to install instead of only "unknown"."""
-    from ganglion._known import KNOWN  # small static table, imported on demand
+    from ganglion.known_names import KNOWN  # small static table, imported on demand
 
     return KNOWN.get(kind, {}).get(name)
 

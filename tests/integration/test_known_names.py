@@ -1,8 +1,8 @@
-"""The core's table of names our plugins provide (ganglion/_known.py) matches the plugins."""
+"""The core's table of names our plugins provide (ganglion/known_names.py) matches the plugins."""
 
 import pytest
 
-from ganglion._known import KNOWN
+from ganglion.known_names import KNOWN
 from ganglion.plugins import PluginManager
 
 OURS = ("ganglion-optim", "ganglion-asr", "ganglion-nlp", "ganglion-tts")
