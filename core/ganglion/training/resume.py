@@ -53,7 +53,7 @@ def logging_step(checkpoint_path: Path) -> int:
     import torch
 
     try:
-        ckpt = torch.load(checkpoint_path, map_location="cpu", mmap=True, weights_only=False)
+        ckpt = torch.load(checkpoint_path, map_location="cpu", mmap=True, weights_only=True)
     except Exception as exc:
         raise GanglionError(
             f"cannot read the checkpoint to resume from, {checkpoint_path}: "
