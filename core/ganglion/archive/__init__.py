@@ -1,14 +1,7 @@
 """The model archive (``.ganglion`` file): one plain tar holding everything a model needs.
 
-Layout (``tar tvf model.ganglion`` lists it; ``tar xf`` unpacks it with any tool; see
-:mod:`~ganglion.archive.format`)::
-
-    model_config.yaml            the model's config, resolved; artifact paths point into the archive
-    <hash>_<basename>            each registered file artifact (``<hash>``: of its content)
-    <hash>_<basename>/...        each registered directory artifact, file by file
-    model_weights.safetensors    the state dict, in the safetensors format (never pickle)
-    manifest.json                format and version, the model, ganglion's, torch's and the
-                                 plugins' versions, and the sha256 and size of every member
+Its layout — config, artifacts, safetensors weights and a manifest of checksums in a tar
+that ``tar tvf`` lists and ``tar xf`` unpacks — is described in :mod:`~ganglion.archive.format`.
 
 Choices, and why:
 
