@@ -571,7 +571,7 @@ class ModelArchive:
         handlers = self.artifact_handlers()
         self.verify_artifacts()
         if root is None:
-            from ganglion.pretrained import cache_dir
+            from ganglion.cache import cache_dir
 
             root = cache_dir() / "artifacts"
         root = Path(root)
@@ -593,7 +593,7 @@ class ModelArchive:
             tmp = root / f".{art.sha256}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
             tmp.mkdir()
         except OSError as exc:
-            from ganglion.pretrained import ENV_CACHE
+            from ganglion.cache import ENV_CACHE
 
             raise ArchiveError(
                 f"cannot unpack the artifacts of {self.path} into {root}: {exc}; set {ENV_CACHE} "

@@ -32,7 +32,7 @@ def _identity(st: os.stat_result) -> list[int]:
 
 
 def _stamp_path(manifest_sha256: str) -> Path:
-    from ganglion.pretrained import cache_dir
+    from ganglion.cache import cache_dir
 
     return cache_dir() / "verified" / f"{manifest_sha256}.json"
 

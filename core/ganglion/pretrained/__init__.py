@@ -32,7 +32,7 @@ whole file fetched again).
 Importing this module imports no torch.
 """
 
-from ganglion.pretrained.cache import ENV_CACHE, cache_dir
+from ganglion.cache import ENV_CACHE, cache_dir
 from ganglion.pretrained.catalogue import PretrainedModelInfo, find_pretrained, list_pretrained
 from ganglion.pretrained.download import DownloadError, download
 from ganglion.pretrained.resolving import resolve_pretrained

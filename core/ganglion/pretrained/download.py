@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ganglion.archive.format import safe_basename
+from ganglion.cache import ENV_CACHE, cache_dir
 from ganglion.errors import GanglionError
-from ganglion.pretrained.cache import ENV_CACHE, cache_dir
 
 __all__ = ["URL_SCHEMES", "DownloadError", "download"]
 
