@@ -811,6 +811,25 @@ def test_ports_map_onto_any_signature(module, by_keyword):
             module()(torch.zeros(2, 3))
 
 
+def test_calls_that_leave_arguments_out_behave_as_the_plain_method():
+    class Optional(NeuralModule):
+        input_types = {"a": NeuralType(("B", "T")), "b": NeuralType(("B",), optional=True)}
+
+        @typecheck()
+        def forward(self, a, b=None):
+            return a if b is None else a + b[:, None]
+
+    module = Optional()
+    assert module(torch.ones(2, 3)).tolist() == [[1.0] * 3] * 2  # b left at its default
+    assert module(a=torch.ones(2, 3)).tolist() == [[1.0] * 3] * 2
+    error = _error(module, torch.ones(2, 3), torch.ones(2, 1))  # a given b is still checked
+    assert error.port == "b"
+    with pytest.raises(TypeError, match=r"forward\(\) missing 2 required .*'self' and 'a'"):
+        Optional.forward()  # no self at all: Python's own message, not an IndexError
+    with pytest.raises(TypeError, match=r"missing 1 required positional argument: 'a'"):
+        module.forward()
+
+
 def test_a_single_list_port_takes_a_tuple_and_a_single_tensor_port_refuses_one():
     class Split(NeuralModule):
         def __init__(self, as_list: bool):

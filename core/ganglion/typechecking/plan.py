@@ -64,8 +64,6 @@ class Port:
         "spec",
         "plain",
         "accepted",
-        "keyword",
-        "default",
     )
 
     def __init__(self, name: str, spec: Any, owner: str, direction: str) -> None:
@@ -92,10 +90,6 @@ class Port:
                 leaf.optional,
             )
         )
-        #: an input port that is a named parameter: the name it is passed by as a keyword
-        #: (None if positional-only) and its default (MISSING if none); set by build_plan
-        self.keyword: str | None = None
-        self.default: Any = MISSING
         #: the given types this port accepted (SAME or GREATER): one set lookup per call
         self.accepted: set[NeuralType] = set()
         # the port of one item of a list port
@@ -158,12 +152,14 @@ class Plan:
         "outputs",
         "n_outputs_required",
         "fast_out",
+        "n_out",
     )
 
     owner: str
     #: per input port that is a named parameter, what the wrapper unpacks: (its index in the
-    #: positional arguments, ``self`` being 0, or KEYWORD_ONLY; whether it is a plain tensor
-    #: port; its type, accepted types, rank and sizes; the Port)
+    #: positional arguments, ``self`` being 0, or KEYWORD_ONLY; the name it is passed by as a
+    #: keyword, or None; its default, or MISSING; whether it is a plain tensor port; its
+    #: type, accepted types, rank and sizes; the Port)
     inputs: tuple[tuple[Any, ...], ...]
     #: how many parameters can be passed by position (before ``*args``), ``self`` excluded
     n_positional: int
@@ -175,6 +171,8 @@ class Plan:
     n_outputs_required: int
     #: per output port: (plain, type, rank, sizes, the Port)
     fast_out: tuple[tuple[Any, ...], ...]
+    #: ``len(fast_out)``, stored: ``len`` is a builtin call on every forward
+    n_out: int
 
     def __reduce__(self) -> tuple[Any, ...]:
         # plans hold no state worth saving: a pickled or deep-copied object rebuilds its own
@@ -222,12 +220,11 @@ def build_plan(obj: Any, method: str, deco: typecheck, layout: Layout) -> Plan:
     # parameters go through ``*args`` (in declared order) or ``**kwargs``
     ports = {n: Port(n, s, owner, "input") for n, s in (in_types or {}).items()}
     names = [entry[0] for entry in layout.named]
-    for name, _, keyword, default in layout.named:
-        if (port := ports.get(name)) is not None:
-            port.keyword, port.default = keyword, default
     plan.inputs = tuple(
         (
             index,
+            keyword,
+            default,
             port.plain,
             port.type,
             port.accepted,
@@ -235,7 +232,7 @@ def build_plan(obj: Any, method: str, deco: typecheck, layout: Layout) -> Plan:
             port.sizes,
             port,
         )
-        for name, index, _, _ in layout.named
+        for name, index, keyword, default in layout.named
         if (port := ports.get(name)) is not None
     )
     plan.n_positional = layout.n_positional
@@ -267,4 +264,5 @@ def build_plan(obj: Any, method: str, deco: typecheck, layout: Layout) -> Plan:
         plan.n_outputs_required = max(
             (i + 1 for i, p in enumerate(outs) if not p.optional), default=0
         )
+    plan.n_out = len(plan.fast_out)
     return plan
