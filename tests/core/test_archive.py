@@ -3,6 +3,7 @@ archives refused with nothing executed and nothing written, and `ganglion info`.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -729,9 +730,14 @@ def _deep_config(depth):
     return mutate
 
 
-def _deep_manifest(files, manifest):
+def _deep_manifest(files, manifest, nested=DEEP):
     manifest["notes"] = "@DEEP@"
-    return {"patch": lambda text: text.replace('"@DEEP@"', DEEP)}
+    return {"patch": lambda text: text.replace('"@DEEP@"', nested)}
+
+
+def _manifest_nested(depth):
+    """A manifest nested ``depth`` levels: under the parser's recursion limit, over ours."""
+    return functools.partial(_deep_manifest, nested='{"a": [' * depth + "]}" * depth)
 
 
 def _deep_weights_header(files, manifest):
@@ -755,6 +761,11 @@ HOSTILE = {
     ),
     "deeply nested manifest": (
         _deep_manifest,
+        ArchiveError,
+        f"{MANIFEST_NAME} nests lists and mappings more than 100 levels deep",
+    ),
+    "manifest nested past the limit": (
+        _manifest_nested(75),  # 150 levels: a dict and a list each time
         ArchiveError,
         f"{MANIFEST_NAME} nests lists and mappings more than 100 levels deep",
     ),

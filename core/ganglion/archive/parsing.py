@@ -42,14 +42,20 @@ def _too_deep(archive: Path, what: str) -> ArchiveError:
 
 
 def _nesting_exceeds(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests lists and dicts more than ``limit`` deep (without recursing)."""
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node
+    """Whether ``value`` nests lists and dicts more than ``limit`` deep, walked level by level
+    (no recursion, and no per-node bookkeeping: this runs on every weights header)."""
+    level = [value]
+    depth = 0
+    while level:
+        depth += 1
         if depth > limit:
             return True
-        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+        deeper = []
+        for node in level:
+            for child in node.values() if type(node) is dict else node:
+                if type(child) is dict or type(child) is list:
+                    deeper.append(child)
+        level = deeper
     return False
 
 
@@ -67,30 +73,50 @@ def load_json(raw: bytes, *, archive: Path, what: str) -> Any:
     return data
 
 
+def _plain_yaml(text: str, loader: Any, *, archive: Path, what: str) -> Any:
+    """``text`` loaded with ``loader`` once its event stream shows no alias and no nesting past
+    :data:`MAX_NESTING` (the event parser keeps its own stack; building nodes recurses, so it
+    runs only on what passed)."""
+    import yaml
+
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise _too_deep(archive, what)
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            raise refusal(
+                archive,
+                f"{what} uses a YAML alias (*{event.anchor}); archived configs are "
+                "plain data and aliases are refused (they can blow up memory)",
+            )
+    return yaml.load(text, Loader=loader)  # one of the safe loaders: plain data only
+
+
 def load_yaml(raw: bytes, *, archive: Path, what: str) -> Any:
     """``raw`` (UTF-8 YAML, the safe subset) as plain data; aliases are refused (they can
     blow up memory: "billion laughs"), and so is nesting past :data:`MAX_NESTING`, both seen
-    in the parser's event stream before any object is built."""
+    in the parser's event stream before any object is built.
+
+    Parsed by libyaml where PyYAML has it (several times faster); what libyaml refuses is
+    parsed again by PyYAML's Python parser, whose refusal is the one reported (libyaml stops
+    at its own nesting limit while scanning ahead, before an event shows the depth)."""
     import yaml
 
     try:
         text = raw.decode("utf-8")
-        depth = 0
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > MAX_NESTING:
-                    raise _too_deep(archive, what)
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
-            elif isinstance(event, yaml.AliasEvent):
-                raise refusal(
-                    archive,
-                    f"{what} uses a YAML alias (*{event.anchor}); archived configs are "
-                    "plain data and aliases are refused (they can blow up memory)",
-                )
-        return yaml.safe_load(text)
     except UnicodeDecodeError as exc:
         raise refusal(archive, f"{what} is not UTF-8 ({exc})", ArchiveError) from None
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return _plain_yaml(text, fast, archive=archive, what=what)
+        except yaml.YAMLError:
+            pass  # explained below
+    try:
+        return _plain_yaml(text, yaml.SafeLoader, archive=archive, what=what)
     except yaml.YAMLError as exc:
         raise refusal(archive, f"{what} is not valid YAML ({exc})", ArchiveError) from None
