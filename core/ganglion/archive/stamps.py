@@ -43,8 +43,9 @@ def stamp_matches(manifest_sha256: str, st: os.stat_result) -> bool:
     if os.environ.get(ENV_VERIFY, "").lower() == "always":
         return False
     try:
-        recorded = json.loads(_stamp_path(manifest_sha256).read_text())
-    except (OSError, ValueError):
+        with open(_stamp_path(manifest_sha256), "rb") as f:
+            recorded = json.loads(f.read())
+    except (OSError, ValueError, RecursionError):  # none, unreadable or not ours: rehash
         return False
     return isinstance(recorded, dict) and recorded.get("identity") == _identity(st)
 

@@ -20,13 +20,15 @@ Importing this module imports no torch; the functions that handle tensors do.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import operator
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ganglion.archive.errors import ArchiveError, refusal
 from ganglion.archive.format import WEIGHTS_NAME
@@ -55,6 +57,8 @@ MAX_HEADER_BYTES = 256 << 20
 CHUNK_BYTES = 8 << 20
 #: Metadata key listing tied tensors: JSON ``{"other name": "stored name"}``.
 ALIASES_KEY = "ganglion.aliases"
+
+_BEGIN = operator.attrgetter("begin")
 
 #: safetensors dtype code -> (torch dtype attribute, bytes per element)
 DTYPES: dict[str, tuple[str, int]] = {
@@ -186,8 +190,7 @@ class WeightsPlan:
 
 
 # -- reading ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TensorEntry:
+class TensorEntry(NamedTuple):
     """One tensor as the header describes it (offsets relative to the data section)."""
 
     name: str
@@ -210,32 +213,49 @@ class WeightsHeader:
 
 
 def _tensor_entry(archive: Path, name: str, spec: Any) -> TensorEntry:
+    """The checked description of tensor ``name``; the checks run for every tensor of every
+    restore, so the common case is a straight line and only a bad one is explained."""
+    if type(spec) is dict:
+        dtype, shape, offsets = spec.get("dtype"), spec.get("shape"), spec.get("data_offsets")
+        if dtype in DTYPES and type(shape) is list and type(offsets) is list and len(offsets) == 2:
+            begin, end = offsets
+            for d in shape:
+                if type(d) is not int or d < 0:  # a bool is not an int by type
+                    break
+            else:
+                if type(begin) is int and type(end) is int and 0 <= begin <= end:
+                    numel = math.prod(shape)
+                    if numel * DTYPES[dtype][1] == end - begin:
+                        return TensorEntry(name, dtype, tuple(shape), begin, end, numel)
+    raise _entry_problem(archive, name, spec)
+
+
+def _entry_problem(archive: Path, name: str, spec: Any) -> ArchiveError:
+    """What is wrong with the description ``spec`` of tensor ``name``."""
     where = f"{WEIGHTS_NAME}: tensor {name!r}"
     if not isinstance(spec, dict):
-        raise refusal(archive, f"{where} has no description", ArchiveError)
+        return refusal(archive, f"{where} has no description", ArchiveError)
     dtype, shape, offsets = spec.get("dtype"), spec.get("shape"), spec.get("data_offsets")
     if dtype not in DTYPES:
-        raise refusal(archive, f"{where} has unknown dtype {dtype!r}", ArchiveError)
+        return refusal(archive, f"{where} has unknown dtype {dtype!r}", ArchiveError)
     if not isinstance(shape, list) or not all(
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
     ):
-        raise refusal(archive, f"{where} has an invalid shape {shape!r}", ArchiveError)
+        return refusal(archive, f"{where} has an invalid shape {shape!r}", ArchiveError)
     if not (
         isinstance(offsets, list)
         and len(offsets) == 2
         and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
         and 0 <= offsets[0] <= offsets[1]
     ):
-        raise refusal(archive, f"{where} has invalid data_offsets {offsets!r}", ArchiveError)
-    numel = math.prod(shape)
-    if numel * DTYPES[dtype][1] != offsets[1] - offsets[0]:
-        raise refusal(
-            archive,
-            f"{where}: shape {shape} of {dtype} needs {numel * DTYPES[dtype][1]} bytes, "
-            f"data_offsets give {offsets[1] - offsets[0]}",
-            ArchiveError,
-        )
-    return TensorEntry(name, dtype, tuple(shape), offsets[0], offsets[1], numel)
+        return refusal(archive, f"{where} has invalid data_offsets {offsets!r}", ArchiveError)
+    needed = math.prod(shape) * DTYPES[dtype][1]
+    return refusal(
+        archive,
+        f"{where}: shape {shape} of {dtype} needs {needed} bytes, "
+        f"data_offsets give {offsets[1] - offsets[0]}",
+        ArchiveError,
+    )
 
 
 def parse_header(
@@ -265,10 +285,8 @@ def parse_header(
     ):
         raise refuse(": __metadata__ must map strings to strings")
     data_size = member_size - 8 - length
-    entries = sorted(
-        (_tensor_entry(archive, name, spec) for name, spec in header.items()),
-        key=lambda e: e.begin,
-    )
+    entries = [_tensor_entry(archive, name, spec) for name, spec in header.items()]
+    entries.sort(key=_BEGIN)
     position = 0
     for e in entries:
         if e.begin != position:
@@ -297,12 +315,20 @@ def parse_header(
     )
 
 
-def entry_dtype(entry: TensorEntry, *, archive: Path) -> Any:
-    """The torch dtype of ``entry`` (refused when this torch lacks it)."""
+@functools.cache
+def _torch_dtype(code: str) -> Any:
+    """The torch dtype of safetensors dtype ``code``, None when this torch lacks it."""
     import torch
 
-    dtype = getattr(torch, DTYPES[entry.dtype][0], None)
+    return getattr(torch, DTYPES[code][0], None)
+
+
+def entry_dtype(entry: TensorEntry, *, archive: Path) -> Any:
+    """The torch dtype of ``entry`` (refused when this torch lacks it)."""
+    dtype = _torch_dtype(entry.dtype)
     if dtype is None:
+        import torch
+
         raise refusal(
             archive,
             f"{WEIGHTS_NAME}: tensor {entry.name!r} is {entry.dtype}, which this torch "
