@@ -47,7 +47,6 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.utilities import AttributeDict
 
 from ganglion.archive import ArtifactSource, save_archive
 from ganglion.conf.values import as_dictconfig, to_plain
@@ -114,12 +113,12 @@ class ModelPT(pl.LightningModule, NeuralModule):
         self._save_config_hparam()
 
     def _save_config_hparam(self) -> None:
-        # Plain data, so a Lightning checkpoint loads with torch.load(weights_only=True). Given
-        # as an AttributeDict, not a dict: Lightning compares the hyperparameters with every
-        # __init__ argument, and an OmegaConf config compared with a plain dict first turns
-        # that dict into a config (tens of ms for an ASR model's); with a subclass of dict the
-        # comparison returns at once. What is stored is the same.
-        self.save_hyperparameters(AttributeDict(cfg=_plain(self._cfg)), logger=False)
+        # The Lightning hyperparameter ``cfg``, as plain data so that a checkpoint loads with
+        # torch.load(weights_only=True), and load_from_checkpoint passes it back as cfg=...
+        # Set through the public ``hparams`` mapping, not save_hyperparameters(): that inspects
+        # the callers' frames (and signatures) and deep-copies the config, on every build and
+        # restore, for nothing used here (hyperparameters are not sent to loggers).
+        self.hparams["cfg"] = _plain(self._cfg)
 
     def to_config_dict(self) -> DictConfig:
         """The model config with ``_target_`` set to the model's class path."""

@@ -87,10 +87,10 @@ def build_with_weights(
     if model is not None:
         state = check_fit(model, specs, strict=strict, source=source)
         checked = True
-        uncovered = _uncovered(model, specs)
+        uncovered = _uncovered(model, specs, state)
         if uncovered:
             # a parameter the weights lack keeps its initial value: only the real build has it
-            if any(name in uncovered for name, _ in _parameters(model)):
+            if any(_is_parameter(state.get(name)) for name in uncovered):
                 ways = [_ordinary]
             model = None
     weights = None
@@ -259,18 +259,34 @@ def _parameters(model: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Paramete
     return model.named_parameters(remove_duplicate=False)
 
 
-def _tensor_attributes(model: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
+def _is_parameter(value: Any) -> bool:
+    # the type first: isinstance(x, Parameter) runs a Python-level __instancecheck__
+    return type(value) is torch.nn.Parameter or isinstance(value, torch.nn.Parameter)
+
+
+def _tensor_attributes(model: torch.nn.Module) -> list[tuple[str, torch.Tensor]]:
     """Tensors held as plain attributes (neither parameters nor buffers)."""
+    tensor = torch.Tensor
+    found = []
     for prefix, module in model.named_modules(remove_duplicate=False):
         for attr, value in vars(module).items():
-            if isinstance(value, torch.Tensor):
-                yield (f"{prefix}.{attr}" if prefix else attr), value
+            if isinstance(value, tensor):
+                found.append(((f"{prefix}.{attr}" if prefix else attr), value))
+    return found
 
 
-def _uncovered(model: torch.nn.Module, specs: Mapping[str, TensorSpec]) -> set[str]:
+def _uncovered(
+    model: torch.nn.Module, specs: Mapping[str, TensorSpec], state: Mapping[str, Any]
+) -> set[str]:
     """Names of the model's tensors on the meta device that the weights do not replace
-    (what the constructor made on a device of its choosing holds data already)."""
-    names = {name for name, t in _parameters(model) if t.is_meta and name not in specs}
+    (what the constructor made on a device of its choosing holds data already); ``state`` is
+    its state dict (``keep_vars=True``). A parameter a state dict hook hides is not seen
+    here: it is left on the meta device, which the check after assigning catches."""
+    names = {
+        name
+        for name, t in state.items()
+        if name not in specs and isinstance(t, torch.Tensor) and t.is_meta
+    }
     for name, t in model.named_buffers(remove_duplicate=False):
         if t.is_meta and name not in specs:
             names.add(name)
@@ -291,13 +307,15 @@ def _assign(
     Each tensor is wrapped in one parameter per parameter of the model, and every name of a
     tied parameter (one parameter under two names) gets that same wrapper, so ties stay tied
     whether or not the weights list the tie. A tensor of another floating-point dtype than the
-    model's (in ``current``, its state dict) is cast, as ``load_state_dict`` would copy it.
+    model's (in ``current``, its state dict with ``keep_vars=True``: parameters as such, tied
+    ones under each name) is cast, as ``load_state_dict`` would copy it.
     """
     groups: dict[int, list[str]] = {}
     params: dict[str, torch.nn.Parameter] = {}
-    for name, param in _parameters(model):
-        params[name] = param
-        groups.setdefault(id(param), []).append(name)
+    for name, value in current.items():
+        if _is_parameter(value):
+            params[name] = value
+            groups.setdefault(id(value), []).append(name)
     state: dict[str, Any] = {}
     wrapped: dict[int, torch.nn.Parameter] = {}
     for name, tensor in weights.items():
