@@ -84,22 +84,20 @@ def build_with_weights(
     checked = False
     model, _ = _attempt(build, _on_meta_device)
     ways = [_parameters_on_meta, _ordinary]
+    weights = None
     if model is not None:
         state = check_fit(model, specs, strict=strict, source=source)
         checked = True
-        uncovered = _uncovered(model, specs, state)
-        if uncovered:
-            # a parameter the weights lack keeps its initial value: only the real build has it
-            if any(_is_parameter(state.get(name)) for name in uncovered):
-                ways = [_ordinary]
-            model = None
-    weights = None
-    if model is not None:
         weights = read()
         _assign(model, weights, state, strict=strict, source=source)
-        # every parameter and buffer had a tensor, and no tensor attribute is on meta
-        if not meta_tensors(model, attributes=False):
+        left = meta_tensors(model)
+        if not left:  # every tensor the constructor left without data had a weight
             return model
+        # what the weights do not replace needs a real build: a parameter they lack keeps its
+        # initial value, which only the ordinary build gives; other state (a non-persistent
+        # buffer, a tensor attribute), the constructor's values with parameters on meta
+        if any(name in left for name, _ in _parameters(model)):
+            ways = [_ordinary]
     for way in ways:
         last = way is ways[-1]
         model, error = _attempt(build, way)
@@ -179,8 +177,12 @@ def check_fit(
 def meta_tensors(model: torch.nn.Module, *, attributes: bool = True) -> list[str]:
     """Names of the parameters, buffers and (with ``attributes``) plain tensor attributes of
     ``model`` that are on the meta device (hold no data)."""
-    names = [name for name, t in _parameters(model) if t.is_meta]
-    names += [name for name, t in model.named_buffers(remove_duplicate=False) if t.is_meta]
+    names = []
+    # checked without names first: a restore asks on every model, which mostly has none
+    if any(t.is_meta for t in model.parameters()):
+        names += [name for name, t in _parameters(model) if t.is_meta]
+    if any(t.is_meta for t in model.buffers()):
+        names += [name for name, t in model.named_buffers(remove_duplicate=False) if t.is_meta]
     if attributes:
         names += [name for name, t in _tensor_attributes(model) if t.is_meta]
     return names
@@ -266,32 +268,17 @@ def _is_parameter(value: Any) -> bool:
 
 def _tensor_attributes(model: torch.nn.Module) -> list[tuple[str, torch.Tensor]]:
     """Tensors held as plain attributes (neither parameters nor buffers)."""
-    tensor = torch.Tensor
+    is_tensor = torch.Tensor.__instancecheck__  # isinstance(x, torch.Tensor), for filter()
     found = []
     for prefix, module in model.named_modules(remove_duplicate=False):
-        for attr, value in vars(module).items():
-            if isinstance(value, tensor):
-                found.append(((f"{prefix}.{attr}" if prefix else attr), value))
+        attributes = vars(module)
+        # filtered in C: every module has some thirty attributes, seldom a tensor among them
+        for value in filter(is_tensor, attributes.values()):
+            for attr, same in attributes.items():
+                if same is value:
+                    found.append(((f"{prefix}.{attr}" if prefix else attr), value))
+                    break
     return found
-
-
-def _uncovered(
-    model: torch.nn.Module, specs: Mapping[str, TensorSpec], state: Mapping[str, Any]
-) -> set[str]:
-    """Names of the model's tensors on the meta device that the weights do not replace
-    (what the constructor made on a device of its choosing holds data already); ``state`` is
-    its state dict (``keep_vars=True``). A parameter a state dict hook hides is not seen
-    here: it is left on the meta device, which the check after assigning catches."""
-    names = {
-        name
-        for name, t in state.items()
-        if name not in specs and isinstance(t, torch.Tensor) and t.is_meta
-    }
-    for name, t in model.named_buffers(remove_duplicate=False):
-        if t.is_meta and name not in specs:
-            names.add(name)
-    names.update(name for name, t in _tensor_attributes(model) if t.is_meta)
-    return names
 
 
 def _assign(
