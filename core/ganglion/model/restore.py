@@ -106,7 +106,16 @@ def restore_model(
         unpacked = UnpackedArtifacts(values, by_member, {r.config_path: r for r in records})
 
         def build() -> torch.nn.Module:
-            return model_cls(cfg=OmegaConf.create(config), trainer=trainer)
+            try:
+                return model_cls(cfg=OmegaConf.create(config), trainer=trainer)
+            except ConfigError as exc:
+                if trusted:  # the caller's own config: their error, as it is
+                    raise
+                raise refusal(
+                    path,
+                    f"{CONFIG_NAME} does not build a {model_cls.__name__}: {exc}",
+                    ArchiveError,
+                ) from exc
 
         with restoring(unpacked):
             model = build_with_weights(

@@ -3,6 +3,10 @@
 The mel filterbank is computed here (no audio library at run time) with the two usual mel
 scales: ``"slaney"`` (linear below 1 kHz, logarithmic above; what librosa uses by default)
 and ``"htk"`` (``2595 log10(1 + f/700)``), and Slaney's area normalisation or none.
+
+The window and the filterbank are computed on the CPU even while the preprocessor is built on
+the meta device (as a restore builds a model before giving it the archive's weights): they are
+derived from the config, never stored in archives, so the module must hold their values.
 """
 
 from __future__ import annotations
@@ -32,9 +36,18 @@ _SLANEY_MIN_LOG_MEL = _SLANEY_MIN_LOG_HZ / _SLANEY_F_SP
 _SLANEY_LOGSTEP = math.log(6.4) / 27.0
 
 
-def hz_to_mel(freqs: torch.Tensor, scale: str = "slaney") -> torch.Tensor:
-    """Frequencies in Hz to mels on the ``"slaney"`` or ``"htk"`` scale."""
-    freqs = torch.as_tensor(freqs, dtype=torch.float64)
+def _float64(values: Any) -> torch.Tensor:
+    """``values`` as a float64 tensor: a tensor stays on its device, anything else is made on
+    the CPU (explicitly: a default device such as ``meta`` would make it hold no values)."""
+    if isinstance(values, torch.Tensor):
+        return values.to(torch.float64)
+    return torch.as_tensor(values, dtype=torch.float64, device="cpu")
+
+
+def hz_to_mel(freqs: Any, scale: str = "slaney") -> torch.Tensor:
+    """Frequencies in Hz (a tensor, or numbers: on the CPU) to mels on the ``"slaney"`` or
+    ``"htk"`` scale."""
+    freqs = _float64(freqs)
     if scale == "htk":
         return 2595.0 * torch.log10(1.0 + freqs / 700.0)
     if scale != "slaney":
@@ -46,9 +59,9 @@ def hz_to_mel(freqs: torch.Tensor, scale: str = "slaney") -> torch.Tensor:
     return torch.where(freqs >= _SLANEY_MIN_LOG_HZ, log_part, linear)
 
 
-def mel_to_hz(mels: torch.Tensor, scale: str = "slaney") -> torch.Tensor:
+def mel_to_hz(mels: Any, scale: str = "slaney") -> torch.Tensor:
     """Mels on the ``"slaney"`` or ``"htk"`` scale to Hz (the inverse of :func:`hz_to_mel`)."""
-    mels = torch.as_tensor(mels, dtype=torch.float64)
+    mels = _float64(mels)
     if scale == "htk":
         return 700.0 * (10.0 ** (mels / 2595.0) - 1.0)
     if scale != "slaney":
@@ -68,7 +81,7 @@ def mel_filterbank(
     scale: str = "slaney",
     norm: str | None = "slaney",
 ) -> torch.Tensor:
-    """Triangular mel filters as a ``[n_mels, n_fft // 2 + 1]`` float32 matrix.
+    """Triangular mel filters as a ``[n_mels, n_fft // 2 + 1]`` float32 matrix, on the CPU.
 
     Filter ``m`` rises from mel point ``m`` to ``m + 1`` and falls to ``m + 2``, the
     ``n_mels + 2`` points spaced evenly in mels between ``fmin`` and ``fmax`` (default: the
@@ -83,13 +96,12 @@ def mel_filterbank(
         )
     if norm not in ("slaney", None):
         raise ConfigError(f"mel_norm {norm!r} must be 'slaney' or null")
-    fft_freqs = torch.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1, dtype=torch.float64)
-    mel_points = torch.linspace(
-        float(hz_to_mel(torch.tensor(fmin), scale)),
-        float(hz_to_mel(torch.tensor(fmax), scale)),
-        n_mels + 2,
-        dtype=torch.float64,
+    cpu = torch.device("cpu")
+    fft_freqs = torch.linspace(
+        0.0, sample_rate / 2.0, n_fft // 2 + 1, dtype=torch.float64, device=cpu
     )
+    low, high = hz_to_mel([float(fmin), fmax], scale).tolist()
+    mel_points = torch.linspace(low, high, n_mels + 2, dtype=torch.float64, device=cpu)
     hz_points = mel_to_hz(mel_points, scale)
     widths = hz_points[1:] - hz_points[:-1]  # [n_mels + 1]
     offsets = hz_points[:, None] - fft_freqs[None, :]  # [n_mels + 2, n_freq]
@@ -194,25 +206,36 @@ class AudioToMelSpectrogramPreprocessor(NeuralModule):
             raise ConfigError(
                 f"preprocessor: window={window!r}; known: {', '.join(_WINDOWS)}, none"
             )
+        bins = self.n_fft // 2 + 1
+        if not 1 <= int(features) <= bins:
+            # more bands than frequency bins leaves filters empty; it also bounds the
+            # filterbank, which no archive's weights size (it is derived from the config)
+            raise ConfigError(
+                f"preprocessor: features={features} mel bands need 1 to n_fft // 2 + 1 = {bins} "
+                f"frequency bins (n_fft={self.n_fft}); lower features or raise n_fft"
+            )
+        cpu = torch.device("cpu")
         win = (
-            window_fn(self.win_length, periodic=True)
+            window_fn(self.win_length, periodic=True, device=cpu)
             if window_fn is not None
-            else torch.ones(self.win_length)
+            else torch.ones(self.win_length, device=cpu)
         )
+        fb = mel_filterbank(
+            self.sample_rate,
+            self.n_fft,
+            features,
+            lowfreq,
+            highfreq,
+            scale=mel_scale,
+            norm=mel_norm,
+        )
+        # derived from the config: rebuilt, never stored; computed on the CPU, then put on the
+        # default device, except the meta device, where they would hold no values
+        device = torch.get_default_device()
+        if device.type != "meta":
+            win, fb = win.to(device), fb.to(device)
         self.register_buffer("window", win, persistent=False)
-        self.register_buffer(
-            "fb",
-            mel_filterbank(
-                self.sample_rate,
-                self.n_fft,
-                features,
-                lowfreq,
-                highfreq,
-                scale=mel_scale,
-                norm=mel_norm,
-            ),
-            persistent=False,  # derived from the config: rebuilt, never stored
-        )
+        self.register_buffer("fb", fb, persistent=False)
         self.features = int(features)
         self.normalize = normalize
         self.preemph = preemph
