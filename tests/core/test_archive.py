@@ -304,6 +304,52 @@ def test_the_next_save_removes_temp_files_of_dead_writers_and_keeps_live_ones(ti
     )
 
 
+def test_the_next_unpack_removes_artifact_temp_dirs_of_dead_restores_and_keeps_live_ones(
+    archive, tmp_path
+):
+    root = tmp_path / "cache" / "artifacts"
+    root.mkdir(parents=True)
+    dead, alive = _dead_pid(), os.getppid()
+    sha = "0" * 64
+    stale = root / _temp_name(sha, dead)
+    running = root / _temp_name(sha, alive)
+    elsewhere = root / _temp_name(sha, dead, host="another-host")
+    for path in (stale, running, elsewhere):
+        (path / "tokenizer.model").mkdir(parents=True)
+        (path / "tokenizer.model" / "part").write_bytes(b"partial")
+    restored = ModelPT.restore_from(archive)  # unpacks its tokenizer into the cache
+    unpacked = Path(restored.cfg.tokenizer.model)
+    assert unpacked.read_text() == "a b c" and unpacked.parent.parent == root
+    assert sorted(p.name for p in root.iterdir()) == sorted(
+        [unpacked.parent.name, running.name, elsewhere.name]
+    )
+
+
+def test_a_restore_killed_while_unpacking_leaves_a_temp_dir_the_next_one_removes(archive, tmp_path):
+    script = """
+import os, signal, sys
+from ganglion.archive import ModelArchive, reading
+def killed(self, name):  # SIGKILL half way through writing the artifact: no cleanup can run
+    yield b"a "
+    os.kill(os.getpid(), signal.SIGKILL)
+reading.ModelArchive.verify_artifacts = lambda self: None
+reading.ModelArchive._member_chunks = killed
+with ModelArchive.open(sys.argv[1]) as opened:
+    opened.materialize_artifacts()
+"""
+    env = {**os.environ, "GANGLION_CACHE": str(tmp_path / "cache")}
+    child = subprocess.run([sys.executable, "-c", script, str(archive)], env=env)
+    assert child.returncode == -signal.SIGKILL
+    root = tmp_path / "cache" / "artifacts"
+    (left,) = root.iterdir()
+    assert left.is_dir() and left.name.startswith(".") and left.name.endswith(".tmp")
+    assert (left / "tokenizer.model").is_file()  # being written, never renamed into place
+    restored = ModelPT.restore_from(archive)
+    unpacked = Path(restored.cfg.tokenizer.model)
+    assert unpacked.read_text() == "a b c"
+    assert [p.name for p in root.iterdir()] == [unpacked.parent.name]
+
+
 def test_a_save_killed_outright_leaves_the_old_archive_and_the_next_save_cleans_up(tmp_path):
     script = """
 import os, signal, sys, torch

@@ -11,7 +11,8 @@ A temp file is named ``.<name>.<pid>@<host>.<random>.tmp``. A writer killed outr
 the OOM killer) cannot remove its own; the next write into the same directory removes the temp
 files of processes of this host that no longer exist (:func:`remove_stale_temps`). The host
 is in the name because a directory may be shared (NFS, containers) with machines whose process
-ids mean nothing here.
+ids mean nothing here. A temp *directory* named the same way (the artifact cache unpacks into
+one before renaming it into place) is removed the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import errno
 import os
 import re
 import secrets
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,10 +57,10 @@ def _process_exists(pid: int) -> bool:
 
 
 def remove_stale_temps(directory: Path) -> list[Path]:
-    """Remove the temp files (see the module docstring) in ``directory`` left by processes of
-    this host that no longer exist; returns what was removed. Temp files of running processes
-    (this one included), of other hosts, and every other file are left alone. Does nothing
-    where process ids cannot be checked without side effects (not POSIX)."""
+    """Remove the temp files and directories (see the module docstring) in ``directory`` left
+    by processes of this host that no longer exist; returns what was removed. Temps of running
+    processes (this one included), of other hosts, links, and everything else are left alone.
+    Does nothing where process ids cannot be checked without side effects (not POSIX)."""
     if os.name != "posix":  # pragma: no cover - os.kill(pid, 0) is not a probe on Windows
         return []
     host, own = _host(), os.getpid()
@@ -74,7 +76,11 @@ def remove_stale_temps(directory: Path) -> list[Path]:
             with contextlib.suppress(OSError):  # another writer removed it first
                 if entry.is_file(follow_symlinks=False):
                     os.unlink(entry.path)
-                    removed.append(Path(entry.path))
+                elif entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    continue
+                removed.append(Path(entry.path))
     return removed
 
 

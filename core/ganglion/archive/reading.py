@@ -10,7 +10,6 @@ import functools
 import hashlib
 import mmap as _mmap
 import os
-import secrets
 import shutil
 import tarfile
 from collections.abc import Iterator, Mapping
@@ -24,6 +23,7 @@ from ganglion.archive.artifacts import (
     get_artifact_handler,
     tree_digest,
 )
+from ganglion.archive.atomic import remove_stale_temps, temp_path
 from ganglion.archive.errors import (
     ArchiveChecksumError,
     ArchiveError,
@@ -565,8 +565,11 @@ class ModelArchive:
 
         ``root`` defaults to ``$GANGLION_CACHE/artifacts``. An artifact already there (same
         sha256) is reused as is; a new one is copied to a temp dir beside it, checked, and
-        renamed into place, so a reader never sees a half-written artifact. The value is what
-        the artifact's handler makes of the unpacked path (by default, the path).
+        renamed into place, so a reader never sees a half-written artifact. A restore killed
+        while unpacking cannot remove its temp dir: the next unpack into the cache removes
+        those of processes that no longer exist
+        (:func:`~ganglion.archive.atomic.remove_stale_temps`). The value is what the
+        artifact's handler makes of the unpacked path (by default, the path).
         """
         handlers = self.artifact_handlers()
         self.verify_artifacts()
@@ -590,7 +593,8 @@ class ModelArchive:
             return final
         try:
             root.mkdir(parents=True, exist_ok=True)
-            tmp = root / f".{art.sha256}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+            remove_stale_temps(root)  # of restores killed while unpacking
+            tmp = temp_path(root / art.sha256)  # .<sha256>.<pid>@<host>.<random>.tmp
             tmp.mkdir()
         except OSError as exc:
             from ganglion.cache import ENV_CACHE
