@@ -892,6 +892,11 @@ HOSTILE = {
         UnsafeArchiveError,
         f"{CONFIG_NAME} uses a YAML alias (*x)",
     ),
+    "yaml nested past the limit inside an ordered map": (
+        _raw_config("dim: 4\nextra: !!omap [{a: " + "[" * 150 + "]" * 150 + "}]\n"),
+        ArchiveError,
+        f"{CONFIG_NAME} nests lists and mappings more than 100 levels deep",
+    ),
     "artifact digest": (
         _artifact_digest,
         UnsafeArchiveError,
@@ -911,6 +916,20 @@ HOSTILE = {
         "tensor 'w': shape [1099511627776] of F32 needs",
     ),
 }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb: [x, {c: 2.5}]\nd: null\ne: true\n",  # no '*': loaded in one pass
+        "a: 'x*y'\nb: [1, '**']\n",  # a '*' that is no alias: its events are checked first
+        "m: !!omap [{a: 1}, {b: [2]}]\n",
+    ],
+)
+def test_yaml_members_load_as_pyyaml_loads_them(text, tmp_path):
+    from ganglion.archive.parsing import load_yaml
+
+    assert load_yaml(text.encode(), archive=tmp_path, what=CONFIG_NAME) == yaml.safe_load(text)
 
 
 @pytest.mark.parametrize("case", list(HOSTILE))

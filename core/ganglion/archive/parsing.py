@@ -9,6 +9,7 @@ an :class:`~ganglion.archive.errors.ArchiveError`, never a ``RecursionError``.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,9 @@ def _too_deep(archive: Path, what: str) -> ArchiveError:
 
 
 def _nesting_exceeds(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests lists and dicts more than ``limit`` deep, walked level by level
-    (no recursion, and no per-node bookkeeping: this runs on every weights header)."""
-    level = [value]
+    """Whether ``value`` nests lists, tuples and dicts more than ``limit`` deep, walked level
+    by level (no recursion, and no per-node bookkeeping: this runs on every weights header)."""
+    level = [value] if type(value) in _CONTAINERS else []
     depth = 0
     while level:
         depth += 1
@@ -53,10 +54,14 @@ def _nesting_exceeds(value: Any, limit: int) -> bool:
         deeper = []
         for node in level:
             for child in node.values() if type(node) is dict else node:
-                if type(child) is dict or type(child) is list:
+                if type(child) in _CONTAINERS:
                     deeper.append(child)
         level = deeper
     return False
+
+
+#: What the parsers build that holds other values (a YAML ``!!omap`` gives tuples).
+_CONTAINERS = (dict, list, tuple)
 
 
 def load_json(raw: bytes, *, archive: Path, what: str) -> Any:
@@ -68,7 +73,7 @@ def load_json(raw: bytes, *, archive: Path, what: str) -> Any:
         raise _too_deep(archive, what) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise refusal(archive, f"{what} is not valid JSON ({exc})", ArchiveError) from None
-    if isinstance(data, (dict, list)) and _nesting_exceeds(data, MAX_NESTING):
+    if _nesting_exceeds(data, MAX_NESTING):
         raise _too_deep(archive, what)
     return data
 
@@ -96,14 +101,26 @@ def _plain_yaml(text: str, loader: Any, *, archive: Path, what: str) -> Any:
     return yaml.load(text, Loader=loader)  # one of the safe loaders: plain data only
 
 
+@functools.cache
+def _libyaml_limits_nesting() -> bool:
+    """Whether PyYAML's libyaml refuses nesting past 1000 levels itself (0.2.5 and later):
+    building its nodes, which recurses in C, then cannot overflow the stack however deep the
+    text nests."""
+    from yaml import _yaml  # the libyaml binding
+
+    return tuple(_yaml.get_version()) >= (0, 2, 5)
+
+
 def load_yaml(raw: bytes, *, archive: Path, what: str) -> Any:
     """``raw`` (UTF-8 YAML, the safe subset) as plain data; aliases are refused (they can
-    blow up memory: "billion laughs"), and so is nesting past :data:`MAX_NESTING`, both seen
-    in the parser's event stream before any object is built.
+    blow up memory: "billion laughs"), and so is nesting past :data:`MAX_NESTING`.
 
-    Parsed by libyaml where PyYAML has it (several times faster); what libyaml refuses is
-    parsed again by PyYAML's Python parser, whose refusal is the one reported (libyaml stops
-    at its own nesting limit while scanning ahead, before an event shows the depth)."""
+    Parsed by libyaml where PyYAML has it (several times faster). A text without a ``*``
+    holds no alias, and libyaml refuses nesting past 1000 levels, so it is loaded in one pass
+    and its nesting checked on the result; otherwise the parser's event stream is checked
+    before any object is built. What libyaml refuses is parsed again by PyYAML's Python
+    parser, whose refusal is the one reported (libyaml stops at its own nesting limit while
+    scanning ahead, before an event shows the depth)."""
     import yaml
 
     try:
@@ -113,9 +130,17 @@ def load_yaml(raw: bytes, *, archive: Path, what: str) -> Any:
     fast = getattr(yaml, "CSafeLoader", None)
     if fast is not None:
         try:
-            return _plain_yaml(text, fast, archive=archive, what=what)
+            if b"*" in raw or not _libyaml_limits_nesting():  # an alias, or depth unbounded
+                return _plain_yaml(text, fast, archive=archive, what=what)
+            data = yaml.load(text, Loader=fast)  # a safe loader: plain data only
         except yaml.YAMLError:
             pass  # explained below
+        except RecursionError:  # building nests deeper than Python's recursion limit
+            raise _too_deep(archive, what) from None
+        else:
+            if _nesting_exceeds(data, MAX_NESTING):
+                raise _too_deep(archive, what)
+            return data
     try:
         return _plain_yaml(text, yaml.SafeLoader, archive=archive, what=what)
     except yaml.YAMLError as exc:
