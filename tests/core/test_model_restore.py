@@ -77,6 +77,15 @@ class FromInitialWeight(ModelPT):
         self.register_buffer("start", self.net.weight.detach() * 2, persistent=False)
 
 
+class TensorAttribute(ModelPT):
+    """Holds a tensor computed from the config as a plain attribute (no parameter, no buffer)."""
+
+    def __init__(self, cfg, trainer=None):
+        super().__init__(cfg, trainer)
+        self.net = torch.nn.Linear(4, 4)
+        self.offsets = torch.arange(float(self.cfg.size))
+
+
 class MetaBuffer(ModelPT):
     """Puts a buffer on the meta device itself: no restore can give it data."""
 
@@ -86,7 +95,7 @@ class MetaBuffer(ModelPT):
         self.register_buffer("scratch", torch.empty(3, device="meta"), persistent=False)
 
 
-MODELS = (Filters, Tied, Positional, NotMetaSafe, FromInitialWeight, MetaBuffer)
+MODELS = (Filters, Tied, Positional, NotMetaSafe, FromInitialWeight, TensorAttribute, MetaBuffer)
 SMALL = {"channels": 64, "filters": 8, "kernel": 11}
 
 
@@ -267,6 +276,13 @@ def test_state_computed_from_a_parameters_initial_value_is_built_for_real(tmp_pa
     restored = ModelPT.restore_from(model.save_to(tmp_path / "m.ganglion"))
     assert restored.start.device.type == "cpu" and torch.isfinite(restored.start).all()
     assert restored.start.abs().sum() > 0
+    assert torch.equal(restored.net.weight, model.net.weight)
+
+
+def test_a_tensor_attribute_computed_in_init_gets_its_values(tmp_path):
+    model = TensorAttribute({"size": 5})
+    restored = ModelPT.restore_from(model.save_to(tmp_path / "attr.ganglion"))
+    assert not restored.offsets.is_meta and torch.equal(restored.offsets, torch.arange(5.0))
     assert torch.equal(restored.net.weight, model.net.weight)
 
 

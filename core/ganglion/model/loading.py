@@ -268,16 +268,15 @@ def _is_parameter(value: Any) -> bool:
 
 def _tensor_attributes(model: torch.nn.Module) -> list[tuple[str, torch.Tensor]]:
     """Tensors held as plain attributes (neither parameters nor buffers)."""
-    is_tensor = torch.Tensor.__instancecheck__  # isinstance(x, torch.Tensor), for filter()
+    is_tensor = torch.Tensor.__instancecheck__  # isinstance(x, torch.Tensor), for map()
     found = []
     for prefix, module in model.named_modules(remove_duplicate=False):
         attributes = vars(module)
-        # filtered in C: every module has some thirty attributes, seldom a tensor among them
-        for value in filter(is_tensor, attributes.values()):
-            for attr, same in attributes.items():
-                if same is value:
+        # scanned in C first: every module has some thirty attributes, seldom a tensor
+        if any(map(is_tensor, attributes.values())):
+            for attr, value in attributes.items():
+                if is_tensor(value):
                     found.append(((f"{prefix}.{attr}" if prefix else attr), value))
-                    break
     return found
 
 
