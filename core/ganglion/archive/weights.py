@@ -297,8 +297,11 @@ def parse_header(
         position = e.end
     if position != data_size:
         raise refuse(f": tensors cover {position} bytes but the data section has {data_size}")
-    aliases = load_json(
-        metadata.get(ALIASES_KEY, "{}").encode(), archive=archive, what=f"{where}: {ALIASES_KEY}"
+    listed = metadata.get(ALIASES_KEY)
+    aliases = (
+        {}
+        if listed is None
+        else load_json(listed.encode(), archive=archive, what=f"{where}: {ALIASES_KEY}")
     )
     names = {e.name for e in entries}
     if not isinstance(aliases, dict) or not all(
