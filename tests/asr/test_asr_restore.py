@@ -194,3 +194,14 @@ def test_an_asr_config_asking_for_more_mel_bands_than_bins_is_refused_naming_the
     assert builds == ["meta"]
     if rise is not None:
         assert rise < 200 << 20
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"n_fft": 1 << 30}, {"window_size": 3600.0}, {"sample_rate": 10**9}],
+    ids=["n_fft", "window", "sample_rate"],
+)
+def test_an_stft_frame_too_long_for_any_audio_is_a_config_error(settings):
+    # the window and filterbank are derived from these, so they bound the constructor's memory
+    with pytest.raises(ConfigError, match=r"n_fft=\d+ \(window \d+ samples\) is more than 65536"):
+        AudioToMelSpectrogramPreprocessor(**settings)

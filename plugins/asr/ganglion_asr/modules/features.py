@@ -35,6 +35,11 @@ _SLANEY_MIN_LOG_HZ = 1000.0
 _SLANEY_MIN_LOG_MEL = _SLANEY_MIN_LOG_HZ / _SLANEY_F_SP
 _SLANEY_LOGSTEP = math.log(6.4) / 27.0
 
+#: The longest STFT frame the preprocessor takes (1.4 s at 48 kHz). The window and the mel
+#: filterbank are derived from the config, not stored in archives, so this bounds what a
+#: config (an archive's included) can make the constructor allocate.
+MAX_FFT = 1 << 16
+
 
 def _float64(values: Any) -> torch.Tensor:
     """``values`` as a float64 tensor: a tensor stays on its device, anything else is made on
@@ -181,6 +186,11 @@ class AudioToMelSpectrogramPreprocessor(NeuralModule):
             raise ConfigError(
                 f"preprocessor: n_fft={self.n_fft} is shorter than the window "
                 f"({self.win_length} samples)"
+            )
+        if self.n_fft > MAX_FFT:
+            raise ConfigError(
+                f"preprocessor: n_fft={self.n_fft} (window {self.win_length} samples) is more "
+                f"than {MAX_FFT} samples; use a shorter window or n_fft"
             )
         if normalize not in ("per_feature", "all_features", None):
             raise ConfigError(
