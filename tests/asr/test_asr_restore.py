@@ -7,19 +7,16 @@ preprocessor, naming the archive."""
 from __future__ import annotations
 
 import copy
-import hashlib
-import io
-import json
-import tarfile
 import time
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from archive_edits import peak_rss_rise, with_members
 
 from ganglion import ModelPT
-from ganglion.archive import CONFIG_NAME, MANIFEST_NAME, ArchiveError
+from ganglion.archive import CONFIG_NAME, ArchiveError
 from ganglion.errors import ConfigError
 from ganglion_asr.data.vocab import ENGLISH_LABELS
 from ganglion_asr.models import EncDecCTCModel
@@ -69,51 +66,6 @@ def _saved(tmp_path: Path, config: dict = CONFIG) -> tuple[EncDecCTCModel, Path]
     return model, model.save_to(tmp_path / "asr.ganglion")
 
 
-def _with_config(path: Path, dst: Path, config: dict) -> Path:
-    """A copy of the archive at ``path`` holding ``config``, its checksum updated in the
-    manifest: what someone who edits an archive by hand produces."""
-    with tarfile.open(path) as tar:
-        files = {i.name: tar.extractfile(i).read() for i in tar.getmembers() if i.isfile()}
-    manifest = json.loads(files.pop(MANIFEST_NAME))
-    files[CONFIG_NAME] = yaml.safe_dump(config).encode()
-    manifest["members"][CONFIG_NAME] = {
-        "sha256": hashlib.sha256(files[CONFIG_NAME]).hexdigest(),
-        "size": len(files[CONFIG_NAME]),
-    }
-    files[MANIFEST_NAME] = json.dumps(manifest).encode()
-    with tarfile.open(dst, "w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return dst
-
-
-def _peak_rss_rise(fn):
-    """Call ``fn``; the rise of the peak resident set size during the call in bytes (None
-    where /proc cannot reset the peak), and the exception it raised."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM, the peak resident set size, to the current size
-        before = _vm_hwm()
-    except (OSError, ValueError):
-        before = None
-    raised = None
-    try:
-        fn()
-    except Exception as exc:
-        raised = exc
-    return (None if before is None else (_vm_hwm() - before) * 1024), raised
-
-
-def _vm_hwm() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise ValueError("no VmHWM")
-
-
 def test_the_preprocessor_built_on_the_meta_device_holds_its_window_and_filterbank():
     config = {"features": 40, "n_fft": 512, "window": "hamming"}
     real = AudioToMelSpectrogramPreprocessor(**config)
@@ -156,14 +108,16 @@ def test_an_asr_config_asking_for_millions_of_filters_is_refused_by_its_shapes(t
     _, path = _saved(tmp_path)
     huge = copy.deepcopy(CONFIG)
     huge["encoder"]["jasper"][1]["filters"] = 10_000_000  # GBs of weights in the real build
-    edited = _with_config(path, tmp_path / "edited.ganglion", huge)
+    edited = with_members(
+        path, tmp_path / "edited.ganglion", {CONFIG_NAME: yaml.safe_dump(huge).encode()}
+    )
     with torch.device("meta"):  # the shapes the edited config gives, for the expected message
         wanted = EncDecCTCModel(copy.deepcopy(huge)).state_dict()
     stored = EncDecCTCModel(copy.deepcopy(CONFIG)).state_dict()
     first = next(n for n, t in wanted.items() if tuple(t.shape) != tuple(stored[n].shape))
     builds.clear()
     start = time.perf_counter()
-    rise, raised = _peak_rss_rise(lambda: ModelPT.restore_from(edited))
+    rise, raised = peak_rss_rise(lambda: ModelPT.restore_from(edited))
     elapsed = time.perf_counter() - start
     assert isinstance(raised, ArchiveError), raised
     message = str(raised)
@@ -184,9 +138,11 @@ def test_an_asr_config_asking_for_more_mel_bands_than_bins_is_refused_naming_the
     _, path = _saved(tmp_path)
     huge = copy.deepcopy(CONFIG)
     huge["preprocessor"]["features"] = 10_000_000  # a 10^7 x 257 filterbank: 10 GB
-    edited = _with_config(path, tmp_path / "edited.ganglion", huge)
+    edited = with_members(
+        path, tmp_path / "edited.ganglion", {CONFIG_NAME: yaml.safe_dump(huge).encode()}
+    )
     builds.clear()
-    rise, raised = _peak_rss_rise(lambda: ModelPT.restore_from(edited))
+    rise, raised = peak_rss_rise(lambda: ModelPT.restore_from(edited))
     assert isinstance(raised, ArchiveError), raised
     message = str(raised)
     assert message.startswith(f"Refused archive {edited}: {CONFIG_NAME} does not build")

@@ -3,20 +3,17 @@ writes, and ganglion's in-place reader reads what the reference library writes."
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
-import tarfile
-from pathlib import Path
 
 import pytest
 import torch
+from archive_edits import members, with_members
 from safetensors import safe_open
 from safetensors.torch import load, save
 
 import ganglion
 from ganglion import ModelPT
-from ganglion.archive import MANIFEST_NAME, WEIGHTS_NAME, ModelArchive, save_archive
+from ganglion.archive import WEIGHTS_NAME, ModelArchive, save_archive
 
 
 def _every_dtype() -> dict[str, torch.Tensor]:
@@ -53,27 +50,6 @@ def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
         ), name
 
 
-def _members(path: Path) -> dict[str, bytes]:
-    with tarfile.open(path) as tar:
-        return {i.name: tar.extractfile(i).read() for i in tar.getmembers() if i.isfile()}
-
-
-def _with_weights(path: Path, blob: bytes, dst: Path) -> Path:
-    """A copy of the archive at ``path`` whose weights member is ``blob`` (manifest relisted)."""
-    files = _members(path)
-    manifest = json.loads(files.pop(MANIFEST_NAME))
-    files[WEIGHTS_NAME] = blob
-    for name, data in files.items():
-        manifest["members"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-    files[MANIFEST_NAME] = json.dumps(manifest).encode()
-    with tarfile.open(dst, "w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return dst
-
-
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("GANGLION_CACHE", str(tmp_path / "cache"))
@@ -83,7 +59,7 @@ def test_the_reference_library_reads_our_weights_member_identically(tmp_path):
     tensors = _every_dtype()
     tensors["tied"] = tensors["f32"]  # stored once, listed in the metadata
     path = save_archive(tmp_path / "w.ganglion", config={}, state_dict=tensors, model_class="m:M")
-    blob = _members(path)[WEIGHTS_NAME]
+    blob = members(path)[WEIGHTS_NAME]
     loaded = load(blob)
     stored = dict(tensors)
     del stored["tied"]
@@ -97,7 +73,9 @@ def test_the_reference_library_reads_our_weights_member_identically(tmp_path):
 def test_our_reader_reads_a_reference_library_blob_identically(tmp_path, mmap):
     tensors = _every_dtype()
     path = save_archive(tmp_path / "w.ganglion", config={}, state_dict={}, model_class="m:M")
-    theirs = _with_weights(path, save(tensors, metadata={"who": "safetensors"}), tmp_path / "t.g")
+    theirs = with_members(
+        path, tmp_path / "t.g", {WEIGHTS_NAME: save(tensors, metadata={"who": "safetensors"})}
+    )
     with ModelArchive.open(theirs) as archive:
         assert archive.weights_header().metadata == {"who": "safetensors"}
         _same(archive.read_weights(mmap=mmap), tensors)
@@ -115,7 +93,7 @@ def test_a_misaligned_blob_is_read_by_both_the_same(tmp_path, mmap):
     data = bytes([1, 2, 3]) + torch.tensor([1.5, -2.0]).numpy().tobytes()
     blob = len(text).to_bytes(8, "little") + text + data
     path = save_archive(tmp_path / "w.ganglion", config={}, state_dict={}, model_class="m:M")
-    theirs = _with_weights(path, blob, tmp_path / "t.g")
+    theirs = with_members(path, tmp_path / "t.g", {WEIGHTS_NAME: blob})
     with ModelArchive.open(theirs) as archive:
         ours = archive.read_weights(mmap=mmap)
     _same(ours, load(blob))
@@ -137,6 +115,8 @@ def test_a_model_restores_from_a_reference_library_blob(tmp_path):
         model.halves.copy_(torch.tensor([0.5, 3.0]))
     path = model.save_to(tmp_path / "net.ganglion")
     blob = save({k: v.contiguous() for k, v in model.state_dict().items()})
-    restored = ModelPT.restore_from(_with_weights(path, blob, tmp_path / "theirs.ganglion"))
+    restored = ModelPT.restore_from(
+        with_members(path, tmp_path / "theirs.ganglion", {WEIGHTS_NAME: blob})
+    )
     assert isinstance(restored, Net)
     _same(dict(restored.state_dict()), dict(model.state_dict()))

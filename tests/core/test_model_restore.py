@@ -6,21 +6,18 @@ weights, nesting limits."""
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import sys
-import tarfile
 import time
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from archive_edits import peak_rss_rise, with_members
 
 import ganglion
 from ganglion import ModelPT
-from ganglion.archive import CONFIG_NAME, MANIFEST_NAME, ArchiveError, ModelArchive
+from ganglion.archive import CONFIG_NAME, ArchiveError, ModelArchive
 from ganglion.errors import ConfigError
 
 
@@ -107,52 +104,6 @@ def _registered(tmp_path, monkeypatch):
         ganglion.register_model(cls.__name__, cls)
 
 
-def _rewrite(path: Path, dst: Path, *, config: bytes) -> Path:
-    """A copy of the archive at ``path`` whose config is ``config``, with the manifest's
-    checksum of it updated: what someone who edits an archive by hand produces."""
-    with tarfile.open(path) as tar:
-        files = {i.name: tar.extractfile(i).read() for i in tar.getmembers() if i.isfile()}
-    manifest = json.loads(files.pop(MANIFEST_NAME))
-    files[CONFIG_NAME] = config
-    manifest["members"][CONFIG_NAME] = {
-        "sha256": hashlib.sha256(config).hexdigest(),
-        "size": len(config),
-    }
-    files[MANIFEST_NAME] = json.dumps(manifest).encode()
-    with tarfile.open(dst, "w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return dst
-
-
-def _peak_rss_rise(fn):
-    """Call ``fn``; the rise of the peak resident set size during the call in bytes (None
-    where /proc cannot reset the peak), and the exception it raised."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM, the peak resident set size, to the current size
-        before = _status_kib("VmHWM")
-    except (OSError, ValueError):
-        before = None
-    raised = None
-    try:
-        fn()
-    except Exception as exc:
-        raised = exc
-    rise = None if before is None else (_status_kib("VmHWM") - before) * 1024
-    return rise, raised
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise ValueError(field)
-
-
 # -- refusing what does not fit, before allocating it -------------------------------------------
 def test_a_config_asking_for_ten_million_filters_is_refused_before_anything_is_allocated(
     tmp_path,
@@ -161,9 +112,11 @@ def test_a_config_asking_for_ten_million_filters_is_refused_before_anything_is_a
     assert path.stat().st_size < 2 << 20
     huge = dict(SMALL, filters=10**7)  # conv weight 10^7 x 64 x 11 float32: 28 GB
     assert huge["filters"] * 64 * 11 * 4 > 10 << 30
-    edited = _rewrite(path, tmp_path / "edited.ganglion", config=yaml.safe_dump(huge).encode())
+    edited = with_members(
+        path, tmp_path / "edited.ganglion", {CONFIG_NAME: yaml.safe_dump(huge).encode()}
+    )
     start = time.perf_counter()
-    rise, raised = _peak_rss_rise(lambda: ModelPT.restore_from(edited))
+    rise, raised = peak_rss_rise(lambda: ModelPT.restore_from(edited))
     elapsed = time.perf_counter() - start
     assert isinstance(raised, ArchiveError), raised
     message = str(raised)
@@ -194,9 +147,11 @@ def test_shapes_are_checked_before_a_constructor_that_cannot_run_on_meta_fills_a
 def test_a_huge_config_of_a_constructor_that_cannot_run_on_meta_is_refused_quickly(tmp_path):
     path = NotMetaSafe({"scale": 4.0}).save_to(tmp_path / "m.ganglion")
     huge = {"scale": 4.0, "width": 10**10}  # a 4 x 10^10 float32 weight: 160 GB
-    edited = _rewrite(path, tmp_path / "edited.ganglion", config=yaml.safe_dump(huge).encode())
+    edited = with_members(
+        path, tmp_path / "edited.ganglion", {CONFIG_NAME: yaml.safe_dump(huge).encode()}
+    )
     start = time.perf_counter()
-    rise, raised = _peak_rss_rise(lambda: ModelPT.restore_from(edited))
+    rise, raised = peak_rss_rise(lambda: ModelPT.restore_from(edited))
     assert time.perf_counter() - start < 2.0
     # refused by the shape check, or (where the machine cannot even reserve the address
     # space) by the failed build: an ArchiveError naming the file either way
@@ -233,7 +188,7 @@ def test_missing_and_unexpected_tensors_are_named_unless_the_restore_is_lenient(
 def test_a_deeply_nested_config_is_refused_with_an_archive_error(tmp_path):
     path = Filters(SMALL).save_to(tmp_path / "f.ganglion")
     nested = yaml.safe_dump(SMALL) + "deep: " + "[" * 50_000 + "]" * 50_000 + "\n"
-    edited = _rewrite(path, tmp_path / "deep.ganglion", config=nested.encode())
+    edited = with_members(path, tmp_path / "deep.ganglion", {CONFIG_NAME: nested.encode()})
     with pytest.raises(ArchiveError, match="nests lists and mappings more than") as raised:
         ModelPT.restore_from(edited)
     assert str(edited) in str(raised.value)
