@@ -1,4 +1,5 @@
-"""Helpers for ganglion-asr tests: tiny audio files made on the spot with soundfile."""
+"""Helpers for ganglion-asr tests: tiny audio files made on the spot with soundfile, and the
+modules of a tiny CTC model."""
 
 from __future__ import annotations
 
@@ -9,6 +10,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+
+#: The sub-module configs of a tiny EncDecCTCModel (32 mel bands, three small blocks, the
+#: 28 English labels); tests add data sections, optim, sample_rate and labels.
+TINY_ASR_MODULES = {
+    "preprocessor": {"_target_": "AudioToMelSpectrogramPreprocessor", "features": 32},
+    "spec_augment": {"_target_": "SpectrogramAugmentation", "freq_masks": 1, "freq_width": 4},
+    "encoder": {
+        "_target_": "ConvASREncoder",
+        "feat_in": 32,
+        "jasper": [
+            {"filters": 32, "kernel": [11], "stride": [2], "separable": True},
+            {"filters": 32, "repeat": 2, "kernel": [21], "residual": True, "separable": True},
+            {"filters": 48, "kernel": [1]},
+        ],
+    },
+    "decoder": {"_target_": "ConvASRDecoder", "feat_in": 48, "num_classes": 28},
+}
 
 
 def write_tone(

@@ -3,13 +3,14 @@ transcribes files (batching-independent), and the transcribe command reproduces 
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
 import torch
-from asr_fixtures import write_manifest_lines, write_tone
+from asr_fixtures import TINY_ASR_MODULES, write_manifest_lines, write_tone
 
 from ganglion import ModelPT
 from ganglion.errors import ConfigError
@@ -38,18 +39,7 @@ def _config(manifest: Path) -> dict:
         "train_ds": {"manifest_filepath": str(manifest), "batch_size": 4, "shuffle": True},
         "validation_ds": {"manifest_filepath": str(manifest), "batch_size": 6},
         "test_ds": {"manifest_filepath": str(manifest), "batch_size": 5},
-        "preprocessor": {"_target_": "AudioToMelSpectrogramPreprocessor", "features": 32},
-        "spec_augment": {"_target_": "SpectrogramAugmentation", "freq_masks": 1, "freq_width": 4},
-        "encoder": {
-            "_target_": "ConvASREncoder",
-            "feat_in": 32,
-            "jasper": [
-                {"filters": 32, "kernel": [11], "stride": [2], "separable": True},
-                {"filters": 32, "repeat": 2, "kernel": [21], "residual": True, "separable": True},
-                {"filters": 48, "kernel": [1]},
-            ],
-        },
-        "decoder": {"_target_": "ConvASRDecoder", "feat_in": 48, "num_classes": 28},
+        **copy.deepcopy(TINY_ASR_MODULES),
         "optim": {"name": "adam", "lr": 3e-3},
     }
 

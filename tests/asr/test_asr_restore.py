@@ -14,6 +14,7 @@ import pytest
 import torch
 import yaml
 from archive_edits import peak_rss_rise, with_members
+from asr_fixtures import TINY_ASR_MODULES
 
 from ganglion import ModelPT
 from ganglion.archive import CONFIG_NAME, ArchiveError
@@ -25,18 +26,7 @@ from ganglion_asr.modules.features import AudioToMelSpectrogramPreprocessor
 CONFIG = {
     "sample_rate": 16000,
     "labels": list(ENGLISH_LABELS),
-    "preprocessor": {"_target_": "AudioToMelSpectrogramPreprocessor", "features": 32},
-    "spec_augment": {"_target_": "SpectrogramAugmentation", "freq_masks": 1, "freq_width": 4},
-    "encoder": {
-        "_target_": "ConvASREncoder",
-        "feat_in": 32,
-        "jasper": [
-            {"filters": 32, "kernel": [11], "stride": [2], "separable": True},
-            {"filters": 32, "repeat": 2, "kernel": [21], "residual": True, "separable": True},
-            {"filters": 48, "kernel": [1]},
-        ],
-    },
-    "decoder": {"_target_": "ConvASRDecoder", "feat_in": 48, "num_classes": 28},
+    **copy.deepcopy(TINY_ASR_MODULES),
 }
 
 
