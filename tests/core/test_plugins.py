@@ -102,10 +102,12 @@ def test_in_process_plugin_clash_is_raised_at_once_and_rolled_back(ganglion_plug
 def test_raising_hook_fails_only_its_plugin_and_drops_its_names(
     ganglion_entry_points, tmp_path, monkeypatch
 ):
-    bad = "from ganglion import hookimpl\n\n@hookimpl\ndef register_losses(register):\n"
-    bad += "    register('half', 'torch.nn:L1Loss')\n    raise RuntimeError('corrupt catalogue')\n"
-    good = "from ganglion import hookimpl\n\n@hookimpl\ndef register_losses(register):\n"
-    good += "    register('good', 'torch.nn:L1Loss')\n"
+    bad = _hook_source(
+        "register_losses",
+        "register('half', 'torch.nn:L1Loss')",
+        "raise RuntimeError('corrupt catalogue')",
+    )
+    good = _hook_source("register_losses", "register('good', 'torch.nn:L1Loss')")
     ganglion_entry_points.add("bad", _module(tmp_path, monkeypatch, "bad_losses_plugin", bad))
     ganglion_entry_points.add("good", _module(tmp_path, monkeypatch, "good_losses_plugin", good))
     manager = PluginManager()
@@ -145,13 +147,14 @@ def test_runtime_register_functions_are_named_after_their_kind():
     ]
 
 
-GOOD_PLUGIN = """
-from ganglion import hookimpl
+def _hook_source(hook, *body):
+    """The source of a plugin module with one hook, ``hook(register)``, running ``body``."""
+    lines = ["import sys", "from ganglion import hookimpl", "", "@hookimpl"]
+    lines += [f"def {hook}(register):", *(f"    {line}" for line in body)]
+    return "\n".join(lines) + "\n"
 
-@hookimpl
-def register_optimizers(register):
-    register("still_here_sgd", "torch.optim:SGD")
-"""
+
+GOOD_PLUGIN = _hook_source("register_optimizers", "register('still_here_sgd', 'torch.optim:SGD')")
 
 
 def _module(tmp_path, monkeypatch, name, source):
@@ -195,9 +198,9 @@ def test_plugin_whose_import_exits_is_listed_as_failed_and_the_host_keeps_workin
 def test_hook_that_calls_sys_exit_fails_only_its_plugin(
     ganglion_entry_points, tmp_path, monkeypatch
 ):
-    source = "import sys\nfrom ganglion import hookimpl\n\n@hookimpl\n"
-    source += "def register_losses(register):\n    register('gone', 'torch.nn:L1Loss')\n"
-    source += "    sys.exit('catalogue missing')\n"
+    source = _hook_source(
+        "register_losses", "register('gone', 'torch.nn:L1Loss')", "sys.exit('catalogue missing')"
+    )
     ganglion_entry_points.add("quitter", _module(tmp_path, monkeypatch, "quitter_plugin", source))
     manager = PluginManager()
     losses = manager.registry("losses")  # the hook runs here, not at discovery
@@ -219,10 +222,12 @@ def test_keyboard_interrupt_while_importing_a_plugin_still_stops_the_host(
 def test_name_registered_by_two_plugins_is_a_conflict_naming_both_until_one_goes(
     ganglion_entry_points, tmp_path, monkeypatch
 ):
-    one = "from ganglion import hookimpl\n\n@hookimpl\ndef register_optimizers(register):\n"
-    one += "    register('twin', 'torch.optim:SGD')\n    register('only_one', 'torch.optim:SGD')\n"
-    two = "from ganglion import hookimpl\n\n@hookimpl\ndef register_optimizers(register):\n"
-    two += "    register('twin', 'torch.optim:Adam')\n"
+    one = _hook_source(
+        "register_optimizers",
+        "register('twin', 'torch.optim:SGD')",
+        "register('only_one', 'torch.optim:SGD')",
+    )
+    two = _hook_source("register_optimizers", "register('twin', 'torch.optim:Adam')")
     ganglion_entry_points.add("first", _module(tmp_path, monkeypatch, "first_plugin", one))
     ganglion_entry_points.add("second", _module(tmp_path, monkeypatch, "second_plugin", two))
     manager = PluginManager()
