@@ -136,7 +136,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(_table(table))
         for name, conflict in conflicts.items():
             providers = " and ".join(str(p) for p in conflict.providers)
-            print(f"! {name}: conflict: registered by {providers}; {_settle(conflict.message)}")
+            print(f"! {name}: conflict: registered by {providers}; {conflict.advice}")
     failed = manager.failed_plugins
     if failed:
         print(
@@ -144,11 +144,6 @@ def _cmd_list(args: argparse.Namespace) -> int:
             f"{', '.join(sorted(failed))}; `ganglion plugins` says why)"
         )
     return 0
-
-
-def _settle(message: str) -> str:
-    """The advice part of a conflict message (what follows the first ';')."""
-    return message.partition("; ")[2] or message
 
 
 def build_parser() -> argparse.ArgumentParser:

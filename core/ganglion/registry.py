@@ -201,19 +201,26 @@ class Conflict:
     def providers(self) -> list[Provider]:
         return [entry.provider for entry in self.entries]
 
+    def _registered_once(self) -> bool:
+        return len({str(p) for p in self.providers}) == 1
+
+    @property
+    def advice(self) -> str:
+        """What settles the conflict (the part of :attr:`message` after the ``;``)."""
+        if self._registered_once():
+            return "register it once"
+        plugins = dict.fromkeys(p.plugin for p in self.providers if not p.builtin)
+        disable = " or ".join(f"GANGLION_DISABLE_PLUGINS={plugin}" for plugin in plugins)
+        return "uninstall or disable all but one of them" + (f" ({disable})" if disable else "")
+
     @property
     def message(self) -> str:
         what = f"{singular(self.kind)} '{self.name}'"
         providers = [str(p) for p in self.providers]
-        if len(set(providers)) == 1:
-            return f"{what} is registered more than once by {providers[0]}; register it once"
+        if self._registered_once():
+            return f"{what} is registered more than once by {providers[0]}; {self.advice}"
         both = "both " if len(providers) == 2 else ""
-        plugins = dict.fromkeys(p.plugin for p in self.providers if not p.builtin)
-        disable = " or ".join(f"GANGLION_DISABLE_PLUGINS={plugin}" for plugin in plugins)
-        return (
-            f"{what} is registered by {both}{_joined(providers)}; uninstall or disable all "
-            f"but one of them" + (f" ({disable})" if disable else "")
-        )
+        return f"{what} is registered by {both}{_joined(providers)}; {self.advice}"
 
     def error(self) -> DuplicateNameError:
         """The error that using the name raises."""
