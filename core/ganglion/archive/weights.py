@@ -176,8 +176,9 @@ class WeightsPlan:
         prefix = len(text).to_bytes(8, "little") + text
         return cls(prefix, tensors, len(prefix) + offset)
 
-    def chunks(self) -> Iterator[tuple[memoryview, Any]]:
-        """``(bytes, owner)`` pieces of the data section, in file order, without copies."""
+    def chunks(self) -> Iterator[memoryview]:
+        """Pieces of the data section, in file order, without copies (each view keeps its
+        tensor's memory alive)."""
         for _, tensor in self.tensors:
             t = tensor.detach()
             if t.device.type != "cpu":
@@ -186,7 +187,7 @@ class WeightsPlan:
                 t = t.contiguous()
             view = tensor_bytes(t)
             for start in range(0, len(view), CHUNK_BYTES):
-                yield view[start : start + CHUNK_BYTES], t
+                yield view[start : start + CHUNK_BYTES]
 
 
 # -- reading ------------------------------------------------------------------------------------

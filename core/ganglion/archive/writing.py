@@ -85,7 +85,7 @@ class TarWriter:
         self._header(name, plan.size, tarfile.REGTYPE)
         h = hashlib.sha256(plan.prefix)
         self.out.write(plan.prefix)
-        for chunk, _owner in plan.chunks():
+        for chunk in plan.chunks():
             self.out.write(chunk)
             h.update(chunk)
         self._pad(plan.size)
