@@ -98,11 +98,14 @@ def tensor_bytes(tensor: torch.Tensor) -> memoryview:
     return memoryview(tensor.detach().reshape(-1).view(torch.uint8).numpy())
 
 
+#: torch dtype attribute -> safetensors dtype code (the inverse of :data:`DTYPES`)
+_CODES = {torch_name: code for code, (torch_name, _) in DTYPES.items()}
+
+
 def _dtype_code(dtype: Any) -> str:
-    name = str(dtype).removeprefix("torch.")
-    for code, (torch_name, _) in DTYPES.items():
-        if torch_name == name:
-            return code
+    code = _CODES.get(str(dtype).removeprefix("torch."))
+    if code is not None:
+        return code
     raise ArchiveError(
         f"tensors of dtype {dtype} cannot be stored (safetensors holds "
         f"{', '.join(v[0] for v in DTYPES.values())})"
