@@ -41,7 +41,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from ganglion.conf.schema import CheckpointCallbackParams, ExpManagerConfig
+from ganglion.conf.values import as_dictconfig
 from ganglion.errors import ConfigError, did_you_mean, omegaconf_error_message
 from ganglion.training.callbacks import RestoreDataPosition
 from ganglion.training.checkpointing import AtomicCheckpointIO, make_checkpoint_callback
@@ -115,12 +115,7 @@ def check_exp_manager_config(cfg: Any, *, key: str = "exp_manager") -> DictConfi
     schema = OmegaConf.structured(ExpManagerConfig)
     if cfg is None:
         return schema
-    if dataclasses.is_dataclass(cfg):
-        cfg = OmegaConf.structured(cfg)
-    elif isinstance(cfg, Mapping) and not isinstance(cfg, DictConfig):
-        cfg = OmegaConf.create(dict(cfg))
-    if not isinstance(cfg, DictConfig):
-        raise ConfigError(f"{key} must be a mapping of exp_manager settings, got {cfg!r}")
+    cfg = as_dictconfig(cfg, key=key)
     _check_keys(cfg, ExpManagerConfig, key)
     try:
         merged = OmegaConf.merge(schema, cfg)
