@@ -55,6 +55,7 @@ from ganglion.archive.weights import (
     tensor_bytes,
     tensors_from_buffer,
 )
+from ganglion.cache import ENV_CACHE, cache_dir
 from ganglion.errors import UnknownNameError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -574,8 +575,6 @@ class ModelArchive:
         handlers = self.artifact_handlers()
         self.verify_artifacts()
         if root is None:
-            from ganglion.cache import cache_dir
-
             root = cache_dir() / "artifacts"
         root = Path(root)
         values: dict[str, str] = {}
@@ -597,8 +596,6 @@ class ModelArchive:
             tmp = temp_path(root / art.sha256)  # .<sha256>.<pid>@<host>.<random>.tmp
             tmp.mkdir()
         except OSError as exc:
-            from ganglion.cache import ENV_CACHE
-
             raise ArchiveError(
                 f"cannot unpack the artifacts of {self.path} into {root}: {exc}; set {ENV_CACHE} "
                 "to a writable directory"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ganglion.archive.atomic import atomic_output
 from ganglion.archive.errors import ArchiveError
+from ganglion.cache import cache_dir
 
 __all__ = ["ENV_VERIFY", "stamp_matches", "write_stamp"]
 
@@ -32,8 +33,6 @@ def _identity(st: os.stat_result) -> list[int]:
 
 
 def _stamp_path(manifest_sha256: str) -> Path:
-    from ganglion.cache import cache_dir
-
     return cache_dir() / "verified" / f"{manifest_sha256}.json"
 
 
