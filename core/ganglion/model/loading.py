@@ -81,50 +81,38 @@ def build_with_weights(
     Raises :class:`~ganglion.archive.ArchiveError` naming each tensor whose shape (or kind of
     dtype) differs, and each missing or unexpected one when ``strict``.
     """
-    checked = False
-    model, _ = _attempt(build, _on_meta_device)
-    ways = [_parameters_on_meta, _ordinary]
-    weights = None
-    if model is not None:
-        state = check_fit(model, specs, strict=strict, source=source)
-        checked = True
-        weights = read()
+    ways = [_on_meta_device, _parameters_on_meta, _ordinary]
+    weights: Mapping[str, torch.Tensor] | None = None  # read once, after the first check
+    model: torch.nn.Module | None = None
+    error: Exception | None = None
+    left: list[str] = []
+    while ways:
+        way = ways.pop(0)
+        model, error = _attempt(build, way)
+        if model is None:
+            continue
+        if weights is None:  # the first build that runs: checked before any weight is read
+            state = check_fit(model, specs, strict=strict, source=source)
+            weights = read()
+        else:
+            state = model.state_dict(keep_vars=True)
         _assign(model, weights, state, strict=strict, source=source)
         left = meta_tensors(model)
         if not left:  # every tensor the constructor left without data had a weight
             return model
-        # what the weights do not replace needs a real build: a parameter they lack keeps its
-        # initial value, which only the ordinary build gives; other state (a non-persistent
-        # buffer, a tensor attribute), the constructor's values with parameters on meta
-        if any(name in left for name, _ in _parameters(model)):
-            ways = [_ordinary]
-    for way in ways:
-        last = way is ways[-1]
-        model, error = _attempt(build, way)
-        if model is None:
-            if not last:
-                continue
-            raise ArchiveError(
-                f"cannot build the model for the weights in {source}: "
-                f"{type(error).__name__}: {error}"
-            ) from error
-        if checked:
-            state = model.state_dict(keep_vars=True)
-        else:  # the meta build failed: checked now, before any weight is assigned
-            state = check_fit(model, specs, strict=strict, source=source)
-            checked = True
-        if weights is None:
-            weights = read()
-        _assign(model, weights, state, strict=strict, source=source)
-        left = meta_tensors(model)
-        if not left:
-            return model
-        if last:
-            raise ArchiveError(
-                f"restoring {type(model).__name__} from {source} left {_names(left)} on the meta "
-                "device (no data): its constructor puts them there; build them on a real device"
-            )
-    raise AssertionError("unreachable: the last way either returns or raises")
+        if way is _on_meta_device and any(p.is_meta for p in model.parameters()):
+            # a parameter the weights lack keeps its initial value, which only the ordinary
+            # build gives; other state (a non-persistent buffer, a tensor attribute) the build
+            # with parameters on meta gives too
+            ways.remove(_parameters_on_meta)
+    if model is None:
+        raise ArchiveError(
+            f"cannot build the model for the weights in {source}: {type(error).__name__}: {error}"
+        ) from error
+    raise ArchiveError(
+        f"restoring {type(model).__name__} from {source} left {_names(left)} on the meta "
+        "device (no data): its constructor puts them there; build them on a real device"
+    )
 
 
 def check_fit(
@@ -174,24 +162,17 @@ def check_fit(
     return state
 
 
-def meta_tensors(model: torch.nn.Module, *, attributes: bool = True) -> list[str]:
-    """Names of the parameters, buffers and (with ``attributes``) plain tensor attributes of
-    ``model`` that are on the meta device (hold no data)."""
+def meta_tensors(model: torch.nn.Module) -> list[str]:
+    """Names of the parameters, buffers and plain tensor attributes of ``model`` that are on
+    the meta device (hold no data)."""
     names = []
     # checked without names first: a restore asks on every model, which mostly has none
     if any(t.is_meta for t in model.parameters()):
         names += [name for name, t in _parameters(model) if t.is_meta]
     if any(t.is_meta for t in model.buffers()):
         names += [name for name, t in model.named_buffers(remove_duplicate=False) if t.is_meta]
-    if attributes:
-        names += [name for name, t in _tensor_attributes(model) if t.is_meta]
+    names += [name for name, t in _tensor_attributes(model) if t.is_meta]
     return names
-
-
-def build_in(build: Callable[[], torch.nn.Module], way: Any) -> torch.nn.Module:
-    """``build()`` inside ``way()`` (one of the context managers below)."""
-    with way():
-        return build()
 
 
 # -- the ways to build ------------------------------------------------------------------------
@@ -225,10 +206,10 @@ def _parameter_to_meta(
     """Parameter registration hook: inside :func:`_parameters_on_meta`, a new parameter is
     replaced by one on the meta device (a tie re-registers a meta one: kept as is)."""
     if (
-        param is None
+        not _PARAMETERS_ON_META.get()  # first: outside a restore, the hook does nothing
+        or param is None
         or type(param) is not torch.nn.Parameter  # lazy or custom parameters: left alone
         or param.is_meta
-        or not _PARAMETERS_ON_META.get()
     ):
         return None
     return torch.nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
@@ -249,7 +230,8 @@ def _attempt(
     there, maybe for a reason of the device (an error of ganglion's, e.g. a bad config, is
     raised: building another way would meet it again)."""
     try:
-        return build_in(build, way), None
+        with way():
+            return build(), None
     except GanglionError:
         raise
     except Exception as exc:  # e.g. "Tensor.item() cannot be called on meta tensors"
