@@ -352,7 +352,11 @@ def test_strict_restore_names_missing_keys_and_lenient_restore_initialises_them(
         ArchiveError, match=r"do not fit WideRegressor: missing from the archive: 'scale'"
     ):
         WideRegressor.restore_from(path)
+    WideRegressor.built = 0
     wide = WideRegressor.restore_from(path, strict=False)
+    # the meta build leaves 'scale' without data: built once more, for real (a build with
+    # parameters on meta would leave it there too, so it is skipped)
+    assert WideRegressor.built == 2
     assert torch.equal(wide.scale, torch.full((DIM,), 3.0))  # its own init, not garbage
     assert torch.equal(wide.net.weight, model.net.weight)
 
