@@ -17,7 +17,27 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 start=$SECONDS
 
 echo "==> building the wheels of ganglion-core and the four plugins"
-(cd "$repo" && "$python" -m pip wheel -q --no-deps --wheel-dir "$work/dist" \
+# from a copy of the checkout's files (tracked, and new ones not ignored): setuptools builds
+# through build/lib in the source folder and never empties it, so a build in the checkout
+# would put modules since moved or deleted (a stale build/lib/ganglion/train.py) into a wheel
+"$python" - "$repo" "$work/src" <<'EOF'
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+repo, src = Path(sys.argv[1]), Path(sys.argv[2])
+listed = subprocess.run(
+    ["git", "-C", str(repo), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+    check=True,
+    capture_output=True,
+).stdout.decode()
+for name in filter(None, listed.split("\0")):
+    if (repo / name).is_file():  # a tracked file deleted in the checkout is left out
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo / name, src / name)
+EOF
+(cd "$work/src" && "$python" -m pip wheel -q --no-deps --wheel-dir "$work/dist" \
     . plugins/optim plugins/asr plugins/nlp plugins/tts)
 ls "$work/dist"
 for dist in ganglion_core ganglion_optim ganglion_asr ganglion_nlp ganglion_tts; do
