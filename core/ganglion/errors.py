@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 
 class GanglionError(Exception):
@@ -78,3 +79,22 @@ def omegaconf_error_message(exc: Exception, key: str) -> str:
     if full == key or full.startswith((f"{key}.", f"{key}[")):
         return f"{full}: {reason}"
     return f"{key}.{full}: {reason}"
+
+
+def yaml_error_message(exc: Any) -> str:
+    """A YAML syntax error (``yaml.MarkedYAMLError``) as "<file>, line L, column C: ..."."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
+    if mark is None:
+        name, position = getattr(exc, "name", None), getattr(exc, "position", None)
+        if name is not None and position is not None:  # yaml.reader.ReaderError: bad bytes
+            reason = str(exc).strip().splitlines()[0]
+            return f"{name}, byte {position}: not a YAML text file: {reason}. Fix or replace it."
+        return f"a config file is not valid YAML: {exc}; fix its syntax"
+    message = (
+        f"{mark.name}, line {mark.line + 1}, column {mark.column + 1}: not valid YAML: {problem}"
+    )
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and start is not None and start is not mark:
+        message += f" ({context} that starts at line {start.line + 1}, column {start.column + 1})"
+    return message + ". Fix the syntax there."

@@ -305,7 +305,7 @@ def test_an_override_config_that_is_not_a_yaml_mapping_is_a_config_error_naming_
     broken = tmp_path / "broken.yaml"
     broken.write_text("channels: 64\nfilters: [8\n")
     with pytest.raises(
-        ConfigError, match=rf"{broken}, line 3, column 1: not valid YAML \(expected ',' or ']'"
+        ConfigError, match=rf"{broken}, line 3, column 1: not valid YAML: expected ',' or ']'"
     ):
         ModelPT.restore_from(path, override_config_path=broken)
     deep = tmp_path / "deep.yaml"

@@ -40,7 +40,12 @@ from ganglion.archive import (
 )
 from ganglion.archive.weights import entry_dtype
 from ganglion.conf.values import as_dictconfig, to_plain
-from ganglion.errors import ConfigError, GanglionError, omegaconf_error_message
+from ganglion.errors import (
+    ConfigError,
+    GanglionError,
+    omegaconf_error_message,
+    yaml_error_message,
+)
 from ganglion.model.artifacts import UnpackedArtifacts, restoring
 from ganglion.model.classes import MODEL_KINDS
 from ganglion.model.loading import TensorSpec, build_with_weights
@@ -158,10 +163,7 @@ def load_override_config(override: Any) -> dict[str, Any]:
     try:
         cfg = OmegaConf.load(path)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{key}: {path}{where}: not valid YAML ({problem})") from None
+        raise ConfigError(f"{key}: {yaml_error_message(exc)}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{key}: {path} is not UTF-8 text ({exc}); save it as UTF-8") from None
     except RecursionError:

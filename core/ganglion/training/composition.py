@@ -23,12 +23,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganglion.conf.overrides import first_of_sweeps
 from ganglion.conf.sources import CORE_CONFIGS_SEARCH_PATH
-from ganglion.errors import ConfigError
+from ganglion.errors import ConfigError, yaml_error_message
 from ganglion.optim.presets import PresetChoices, rewrite_preset_overrides
 from ganglion.training.composition_errors import (
     composition_message,
     undecodable_message,
-    yaml_error_message,
 )
 
 __all__ = ["PRIMARY_NAME", "Composer", "compose_config"]

@@ -10,36 +10,16 @@ import contextlib
 import dataclasses
 import re
 from pathlib import Path
-from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from ganglion.errors import GanglionError, did_you_mean
 from ganglion.training.trainer_args import trainer_parameters, type_name
 
-__all__ = ["composition_message", "undecodable_message", "yaml_error_message"]
+__all__ = ["composition_message", "undecodable_message"]
 
 #: OmegaConf's names of value types -> Python's
 _OMEGACONF_TYPES = {"Integer": "int", "Float": "float", "Boolean": "bool", "String": "str"}
-
-
-def yaml_error_message(exc: Any) -> str:
-    """A YAML syntax error (``yaml.MarkedYAMLError``) as "<file>, line L, column C: ..."."""
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
-    if mark is None:
-        name, position = getattr(exc, "name", None), getattr(exc, "position", None)
-        if name is not None and position is not None:  # yaml.reader.ReaderError: bad bytes
-            reason = str(exc).strip().splitlines()[0]
-            return f"{name}, byte {position}: not a YAML text file: {reason}. Fix or replace it."
-        return f"a config file is not valid YAML: {exc}; fix its syntax"
-    message = (
-        f"{mark.name}, line {mark.line + 1}, column {mark.column + 1}: not valid YAML: {problem}"
-    )
-    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-    if context and start is not None and start is not mark:
-        message += f" ({context} that starts at line {start.line + 1}, column {start.column + 1})"
-    return message + ". Fix the syntax there."
 
 
 def undecodable_message(exc: UnicodeDecodeError, config_dir: str) -> str:
