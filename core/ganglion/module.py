@@ -290,14 +290,11 @@ def resolve_module_class(
     path, a class of an installed plugin, or an explicitly allowed one. ``trusted`` is a class
     the caller named itself (``MyModule.from_config_dict``): its own path is accepted."""
     from ganglion.registry import qualified_name
-    from ganglion.targets import TARGET_KINDS, resolve_target
+    from ganglion.targets import kinds_first, normalise_path, resolve_target
 
-    if trusted is not None and target.replace(":", ".") == qualified_name(trusted).replace(
-        ":", "."
-    ):
+    if trusted is not None and normalise_path(target) == normalise_path(qualified_name(trusted)):
         return trusted
-    kinds = ("modules", *(k for k in TARGET_KINDS if k != "modules"))
-    return resolve_target(target, key=key, base=NeuralModule, kinds=kinds)
+    return resolve_target(target, key=key, base=NeuralModule, kinds=kinds_first("modules"))
 
 
 def _config_value(value: Any, where: str) -> Any:

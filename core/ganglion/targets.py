@@ -49,6 +49,8 @@ __all__ = [
     "allow_targets",
     "allowed_prefixes",
     "check_targets",
+    "kinds_first",
+    "normalise_path",
     "plugin_packages",
     "resolve_target",
 ]
@@ -87,8 +89,14 @@ class TargetRefusedError(ConfigError):
     """A ``_target_`` that the policy does not allow, or that names the wrong kind of object."""
 
 
-def _normalise(path: str) -> str:
+def normalise_path(path: str) -> str:
+    """An import path in dotted form: ``pkg.mod:Class`` and ``pkg.mod.Class`` compare equal."""
     return path.strip().replace(":", ".").rstrip(".")
+
+
+def kinds_first(kind: str) -> tuple[str, ...]:
+    """:data:`TARGET_KINDS` with ``kind`` first (its registry names an unknown short name)."""
+    return (kind, *(k for k in TARGET_KINDS if k != kind))
 
 
 @contextlib.contextmanager
@@ -97,9 +105,9 @@ def allow_targets(*prefixes: str) -> Iterator[tuple[str, ...]]:
     block. The allowance belongs to the current thread or asyncio task (a context variable).
     Registering a class (``ganglion.register_module`` …) is the better way for code you own."""
     for prefix in prefixes:
-        if not isinstance(prefix, str) or not _normalise(prefix):
+        if not isinstance(prefix, str) or not normalise_path(prefix):
             raise TypeError(f"allow_targets takes import-path prefixes, got {prefix!r}")
-    token = _ALLOWED.set(_ALLOWED.get() + tuple(_normalise(p) for p in prefixes))
+    token = _ALLOWED.set(_ALLOWED.get() + tuple(normalise_path(p) for p in prefixes))
     try:
         yield allowed_prefixes()
     finally:
@@ -110,7 +118,7 @@ def allowed_prefixes(environ: Mapping[str, str] | None = None) -> tuple[str, ...
     """Every explicitly allowed prefix: the core's, the environment's, the context's."""
     env = os.environ if environ is None else environ
     from_env = tuple(
-        _normalise(part) for part in env.get(ENV_ALLOW_TARGETS, "").split(",") if part.strip()
+        normalise_path(part) for part in env.get(ENV_ALLOW_TARGETS, "").split(",") if part.strip()
     )
     return BUILTIN_ALLOWED + from_env + _ALLOWED.get()
 
@@ -147,10 +155,10 @@ def _registered(target: str, kinds: tuple[str, ...], key: str) -> tuple[bool, An
     for reg in registries:
         if target in reg:
             return True, reg.resolve(target, key=key)
-    path = _normalise(target)
+    path = normalise_path(target)
     for reg in registries:
         for entry in reg:
-            if _normalise(entry.target_path) == path:
+            if normalise_path(entry.target_path) == path:
                 return True, entry.load()
     return False, None
 
@@ -195,7 +203,7 @@ def resolve_target(
     found, obj = _registered(target, kinds, key)
     if found:
         return _check_base(obj, target, key, base, error)
-    path = _normalise(target)
+    path = normalise_path(target)
     if "." not in path:
         from ganglion.plugins import registry
 

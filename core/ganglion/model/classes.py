@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ganglion.targets import TARGET_KINDS, resolve_target
+from ganglion.targets import kinds_first, resolve_target
 
 if TYPE_CHECKING:  # pragma: no cover
     from ganglion.model.base import ModelPT
@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["resolve_class", "resolve_model_class"]
 
 #: Registries searched for a model's name, models first (unknown names list models).
-MODEL_KINDS = ("models", *(kind for kind in TARGET_KINDS if kind != "models"))
+MODEL_KINDS = kinds_first("models")
 
 
 def resolve_class(target: str, *, key: str) -> type:
