@@ -36,12 +36,16 @@ import enum
 import inspect
 import pathlib
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
+from torch.compiler import is_compiling
 
 from ganglion.errors import ConfigError
+from ganglion.graph.activity import RECORDING, active_graph
+from ganglion.graph.naming import check_name, registry_of
 from ganglion.types.axes import AxisKind
 from ganglion.types.errors import NeuralTypeError
 from ganglion.types.ports import split_port_type
@@ -60,11 +64,74 @@ class NeuralModule(torch.nn.Module):
     ``LightningModule``.
     """
 
+    #: which name registry the instances are listed in (``AppState().modules``)
+    _name_kind = "module"
+
     def __new__(cls, *args: Any, **kwargs: Any) -> NeuralModule:
         self = super().__new__(cls)
         # remembered for to_config_dict(): the arguments of the outermost constructor call
         self.__dict__["_init_args"] = (args, kwargs)
+        registry_of(cls._name_kind).add(self)  # the automatic name: taylornet0, ...
         return self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # inside an active graph's context a call records a step (ganglion.graph); otherwise
+        # this is nn.Module.__call__ itself, with one test of an empty list added
+        if RECORDING and not is_compiling():
+            graph = active_graph()
+            if graph is not None:
+                return graph.record(self, args, kwargs)
+        if self._compiled_call_impl is not None:
+            return self._compiled_call_impl(*args, **kwargs)
+        return self._call_impl(*args, **kwargs)
+
+    # -- names ------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """This module's unique name: its class name in lower case plus the smallest free
+        number (``taylornet0``) unless set. Setting a name another live module holds, or
+        renaming a module already recorded in a graph, is an error."""
+        name = registry_of(self._name_kind).name_of(self)
+        if name is None:  # an object made without __new__ (unpickled): named on first use
+            name = registry_of(self._name_kind).add(self)
+        return name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        check_name(value, what=f"{type(self).__name__}.name")
+        in_graph = self.__dict__.get("_graph_names")
+        if in_graph and value != self.name:
+            from ganglion.graph.errors import GraphError
+
+            raise GraphError(
+                f"{self.name} is recorded in graph(s) {', '.join(sorted(in_graph))}: a module's "
+                "name is fixed once it is in a graph; set the name before wiring it"
+            )
+        registry_of(self._name_kind).add(self, value)
+
+    # -- typed ports ------------------------------------------------------------------
+    @property
+    def input_ports(self) -> Mapping[str, Any]:
+        """The input ports, resolved: a read-only mapping port name -> NeuralType (strings
+        parsed; the ports of ``@typecheck(input_types=...)`` on ``forward`` when the module
+        declares no ``input_types``; empty when it declares none at all)."""
+        return self._resolved_ports("input")
+
+    @property
+    def output_ports(self) -> Mapping[str, Any]:
+        """The output ports, resolved (see :attr:`input_ports`)."""
+        return self._resolved_ports("output")
+
+    def _resolved_ports(self, direction: str) -> Mapping[str, Any]:
+        from ganglion.typechecking.plan import normalize_ports
+        from ganglion.types.ports import declared_types
+
+        types = declared_types(self, f"{direction}_types")
+        if types is None:
+            deco = getattr(type(self).forward, "__typecheck__", None)
+            types = getattr(deco, f"{direction}_types", None)
+        resolved = normalize_ports(types, type(self).__name__, direction)
+        return MappingProxyType(resolved or {})
 
     # -- typed ports ------------------------------------------------------------------
     @property

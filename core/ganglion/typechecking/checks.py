@@ -62,10 +62,13 @@ def _check_not_tensor(
     value: Any,
     check: Callable[[Plan, Port, Any], None],
 ) -> None:
-    """``None`` (optional ports only) and the items of a list port; other values pass."""
+    """``None`` (optional ports only) and the items of a list port; other values pass,
+    except a graph's symbolic tensor reaching a module outside any graph (a clear error)."""
     if value is None:
         if not port.optional:
             fail_none(plan, direction, port)
+    elif hasattr(type(value), "outside_graph_error"):  # ganglion.graph.NmTensor
+        raise value.outside_graph_error(f"{plan.owner} {direction} port '{port.name}'")
     elif port.depth and isinstance(value, (list, tuple)):
         item = port.item
         for v in value:

@@ -1,0 +1,67 @@
+"""Neural graphs: modules wired into a typed, checked, nestable, serialisable graph.
+
+A :class:`NeuralGraph` records the calls of neural modules made on symbolic values inside
+its context (``with g:``), checks every connection's neural types as it is made, and is itself
+a :class:`~ganglion.module.NeuralModule` (an ``nn.Module``) whose ``forward`` replays the
+recorded steps. Names follow NeMo 0.11's Neural Graphs::
+
+    from ganglion.graph import NeuralGraph, OperationMode
+
+    with NeuralGraph(operation_mode=OperationMode.both, name="model") as model:
+        logits = taylor(x=model)          # graph input "x" bound to taylor's port "x"
+    with NeuralGraph(operation_mode=OperationMode.training) as training:
+        x, y = data_layer()
+        p = model(x=x)                    # the model graph's steps spliced in
+        loss = mse(predictions=p, target=y)
+
+Importing this package is cheap (no torch): names are resolved on first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY: dict[str, str] = {
+    "OperationMode": "ganglion.graph.mode:OperationMode",
+    "NeuralGraph": "ganglion.graph.neural_graph:NeuralGraph",
+    "NmTensor": "ganglion.graph.tensors:NmTensor",
+    "Step": "ganglion.graph.tensors:Step",
+    "AppState": "ganglion.graph.naming:AppState",
+    "DataLayer": "ganglion.graph.data_layer:DataLayer",
+    "GraphModel": "ganglion.graph.model:GraphModel",
+    "GraphError": "ganglion.graph.errors:GraphError",
+    "GraphWiringError": "ganglion.graph.errors:GraphWiringError",
+    "GraphFrozenError": "ganglion.graph.errors:GraphFrozenError",
+    "GraphCheckpointError": "ganglion.graph.errors:GraphCheckpointError",
+}
+
+__all__ = list(_LAZY)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ganglion.graph.data_layer import DataLayer  # noqa: F401
+    from ganglion.graph.errors import (  # noqa: F401
+        GraphCheckpointError,
+        GraphError,
+        GraphFrozenError,
+        GraphWiringError,
+    )
+    from ganglion.graph.mode import OperationMode  # noqa: F401
+    from ganglion.graph.model import GraphModel  # noqa: F401
+    from ganglion.graph.naming import AppState  # noqa: F401
+    from ganglion.graph.neural_graph import NeuralGraph  # noqa: F401
+    from ganglion.graph.tensors import NmTensor, Step  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'ganglion.graph' has no attribute {name!r}")
+    module_name, _, attr = target.partition(":")
+    value = getattr(importlib.import_module(module_name), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
