@@ -99,12 +99,12 @@ class NeuralModule(torch.nn.Module):
     @name.setter
     def name(self, value: str) -> None:
         check_name(value, what=f"{type(self).__name__}.name")
-        in_graph = self.__dict__.get("_graph_names")
+        in_graph = sorted(g.name for g in self.__dict__.get("_ganglion_graphs", ()))
         if in_graph and value != self.name:
             from ganglion.graph.errors import GraphError
 
             raise GraphError(
-                f"{self.name} is recorded in graph(s) {', '.join(sorted(in_graph))}: a module's "
+                f"{self.name} is recorded in graph(s) {', '.join(in_graph)}: a module's "
                 "name is fixed once it is in a graph; set the name before wiring it"
             )
         registry_of(self._name_kind).add(self, value)

@@ -132,7 +132,7 @@ class NeuralGraph(NeuralModule):
         if step.module_name not in self._members:
             self._members[step.module_name] = module
             self.add_module(step.module_name, module)
-            graphs = module.__dict__.setdefault("_graph_names", weakref.WeakSet())
+            graphs = module.__dict__.setdefault("_ganglion_graphs", weakref.WeakSet())
             graphs.add(self)
         self._steps.append(step)
         self._plan = None

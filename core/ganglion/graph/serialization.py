@@ -138,13 +138,13 @@ def _fail(source: str, message: str) -> GraphConfigError:
 def _parse_type(source: str, key: str, text: str | None) -> Any:
     if text is None or text.strip() == "untyped":
         return None
-    from ganglion.types.errors import NeuralTypeError
+    from ganglion.types.errors import NeuralTypeError, NeuralTypeSyntaxError
     from ganglion.types.parsing import parse_port_type
 
     try:
-        return parse_port_type(text.strip(), where=f"{source}: {key}")
-    except NeuralTypeError as exc:
-        raise _fail(source, f"{key}: {exc}") from None
+        return parse_port_type(text.strip(), where=key)
+    except (NeuralTypeError, NeuralTypeSyntaxError) as exc:
+        raise _fail(source, str(exc)) from None
 
 
 def _list(source: str, config: Mapping[str, Any], key: str) -> list[Any]:
@@ -331,7 +331,7 @@ def deserialize(
         if graph is not None:
             graph_names.release(graph)
             for module in modules.values():
-                module.__dict__.get("_graph_names", set()).discard(graph)
+                module.__dict__.get("_ganglion_graphs", set()).discard(graph)
         raise
 
 
