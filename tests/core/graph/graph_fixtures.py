@@ -122,6 +122,4 @@ class Pairs(DataLayer):
     def to_config_dict(self):
         from omegaconf import OmegaConf
 
-        return OmegaConf.create(
-            {"_target_": f"{__name__}.Pairs", "n": self.n, "dim": self.dim}
-        )
+        return OmegaConf.create({"_target_": f"{__name__}.Pairs", "n": self.n, "dim": self.dim})

@@ -90,7 +90,10 @@ def test_manual_outputs_round_trip_through_yaml(tmp_path):
     path = g.export_to_config(tmp_path / "g.yaml")
     assert not list(tmp_path.glob(".*tmp"))
     data = g.serialize()
-    assert data["outputs"] == {"type": "manual", "mappings": [f"0.{m.name}.y->result | B,D:ChannelType"]}
+    assert data["outputs"] == {
+        "type": "manual",
+        "mappings": [f"0.{m.name}.y->result | B,D:ChannelType"],
+    }
     del g, m
     gc.collect()
     rebuilt = NeuralGraph.import_from_config(path)

@@ -346,8 +346,12 @@ def test_named_parameters_are_prefixed_by_module_name():
     with NeuralGraph() as g:
         m2(x=m1(x=g))
     names = [n for n, _ in g.named_parameters()]
-    assert names == [f"{m1.name}.linear.weight", f"{m1.name}.linear.bias",
-                     f"{m2.name}.linear.weight", f"{m2.name}.linear.bias"]
+    assert names == [
+        f"{m1.name}.linear.weight",
+        f"{m1.name}.linear.bias",
+        f"{m2.name}.linear.weight",
+        f"{m2.name}.linear.bias",
+    ]
 
 
 def test_data_layer_graph_loop_with_get_batch_forward_and_backward():
