@@ -179,8 +179,9 @@ def test_import_from_config_reports_yaml_errors_with_file_and_line(tmp_path):
 
 
 def test_a_module_that_cannot_be_serialised_is_named():
-    from ganglion.graph import DataLayer
     from graph_fixtures import X
+
+    from ganglion.graph import DataLayer
 
     dl = DataLayer(torch.utils.data.TensorDataset(torch.zeros(4, 3)), {"x": X})
     with NeuralGraph() as g:

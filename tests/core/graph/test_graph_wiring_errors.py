@@ -94,7 +94,7 @@ def test_a_tensor_of_another_graph_is_refused():
 
 def test_passing_another_graph_as_an_input_is_refused():
     other = NeuralGraph()
-    with NeuralGraph() as g, pytest.raises(GraphWiringError, match="the active graph is"):
+    with NeuralGraph(), pytest.raises(GraphWiringError, match="the active graph is"):
         Affine()(x=other)
 
 

@@ -6,9 +6,9 @@ import gc
 
 import pytest
 import torch
-from graph_fixtures import LOSS, Y, Adder, Affine, Mse, Pairs, Split, X
+from graph_fixtures import LOSS, Adder, Affine, Mse, Pairs, Split, X, Y
 
-from ganglion.errors import DuplicateNameError, UnknownNameError
+from ganglion.errors import DuplicateNameError
 from ganglion.graph import (
     AppState,
     GraphError,
