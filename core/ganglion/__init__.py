@@ -47,6 +47,10 @@ _LAZY: dict[str, str] = {
     "PretrainedModelInfo": "ganglion.pretrained:PretrainedModelInfo",
     "ArchiveError": "ganglion.archive:ArchiveError",
     "exp_manager": "ganglion.training.experiment:exp_manager",
+    # neural graphs
+    "NeuralGraph": "ganglion.graph.neural_graph:NeuralGraph",
+    "OperationMode": "ganglion.graph.mode:OperationMode",
+    "AppState": "ganglion.graph.naming:AppState",
 }
 
 __all__ = ["__version__", "hookimpl", *_LAZY]
