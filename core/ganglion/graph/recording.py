@@ -163,7 +163,11 @@ def _resolve_inputs(
                 new_inputs[port] = expected
         else:
             assert isinstance(source, NmTensor)
-            src_desc = f"graph {graph.name!r}" if source.is_graph_input else f"{source.producer}"
+            src_desc = (
+                f"graph {graph.name!r}"
+                if source.is_graph_input
+                else _describe(graph.graph_modules[source.producer])
+            )
             _check_types(where, source, src_desc, dst, port, expected)
         sources[port] = source
     return sources

@@ -23,7 +23,7 @@ def test_types_that_do_not_agree_are_refused_at_the_line_that_wired_them():
             t(x=y)  # the failing line
     message = str(info.value)
     assert f"{HERE}:" in message.split(": ")[0]
-    assert f"{m.name} output 'y' (B,D:ChannelType)" in message
+    assert f"{m.name} (Affine) output 'y' (B,D:ChannelType)" in message
     assert f"{t.name} (Transposed) input 'x' (D,B:ChannelType)" in message
     assert "TRANSPOSE_SAME" in message and "axis 0: expected Dimension, got Batch" in message
     assert "a transpose would" in message
