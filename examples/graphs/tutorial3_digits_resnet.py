@@ -216,11 +216,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     cross_entropy = CrossEntropyLoss()
 
     # Two graphs over the same backbone and head (same weights): one trains, one evaluates.
-    with NeuralGraph(operation_mode=OperationMode.training, name="training") as training:
+    with NeuralGraph(operation_mode=OperationMode.training, name="digits_training") as training:
         image, label = train_data()
         logits = head(features=backbone(image=image))
         training.outputs["loss"] = cross_entropy(logits=logits, labels=label)
-    with NeuralGraph(operation_mode=OperationMode.evaluation, name="evaluation") as evaluation:
+    with NeuralGraph(
+        operation_mode=OperationMode.evaluation, name="digits_evaluation"
+    ) as evaluation:
         image, label = held_out_data()
         evaluation.outputs["logits"] = head(features=backbone(image=image))
         evaluation.outputs["label"] = label
