@@ -1,9 +1,11 @@
 """Example neural modules for the graph tutorials and configs: a sine wave fitted by a
 TaylorNet-style network.
 
-- :class:`SineDataLayer` (a :class:`~ganglion.graph.DataLayer`): ``n`` points ``x`` drawn
-  uniformly from ``[-2, 2]`` (seeded) with targets ``y = sin(x)``; ports ``x`` (B,D
-  ChannelType) and ``y`` (B,D LabelsType).
+- :class:`SineDataset`: ``n`` points ``x`` drawn uniformly from ``[-2, 2]`` (seeded) with
+  targets ``y = sin(x)``, each example an ``(x, y)`` pair of shape ``(1,)`` tensors (a
+  ``train_ds`` / ``validation_ds`` section can name it).
+- :class:`SineDataLayer` (a :class:`~ganglion.graph.DataLayer`) over a :class:`SineDataset`;
+  ports ``x`` (B,D ChannelType) and ``y`` (B,D LabelsType).
 - :class:`TaylorNet`: ``y_pred = sum_i w_i x**i / i!`` for ``i < dim`` plus a bias; port
   ``x`` (B,D ChannelType) in, ``y_pred`` (B,D ChannelType) out.
 - :class:`MSELoss`: ``predictions`` (B,D ChannelType) and ``target`` (B,D LabelsType) in,
@@ -41,19 +43,25 @@ from ganglion.module import NeuralModule
 from ganglion.typechecking import typecheck
 from ganglion.types import ChannelType, LabelsType, LossType, NeuralType
 
-__all__ = ["MSELoss", "SineDataLayer", "TaylorNet", "register"]
+__all__ = ["MSELoss", "SineDataLayer", "SineDataset", "TaylorNet", "register"]
+
+
+class SineDataset(torch.utils.data.TensorDataset):
+    """``n`` seeded points of a sine wave: ``x`` uniform in ``[-2, 2]``, ``y = sin(x)``."""
+
+    def __init__(self, n: int = 256, seed: int = 0) -> None:
+        generator = torch.Generator().manual_seed(seed)
+        x = torch.rand(n, 1, generator=generator) * 4 - 2
+        super().__init__(x, torch.sin(x))
 
 
 class SineDataLayer(DataLayer):
-    """``n`` seeded points of a sine wave: ``x`` uniform in ``[-2, 2]``, ``y = sin(x)``."""
+    """A data layer over ``SineDataset(n, seed)``, loaded in batches of ``batch_size``."""
 
     def __init__(
         self, n: int = 256, seed: int = 0, batch_size: int = 32, shuffle: bool = True
     ) -> None:
-        generator = torch.Generator().manual_seed(seed)
-        x = torch.rand(n, 1, generator=generator) * 4 - 2
-        dataset = torch.utils.data.TensorDataset(x, torch.sin(x))
-        super().__init__(dataset, batch_size=batch_size, shuffle=shuffle)
+        super().__init__(SineDataset(n, seed), batch_size=batch_size, shuffle=shuffle)
 
     @property
     def output_types(self) -> dict[str, NeuralType]:  # type: ignore[override]
@@ -105,7 +113,7 @@ class MSELoss(NeuralModule):
 
 
 def register(**kwargs: Any) -> None:
-    """Register the three classes under their class names (``ganglion.register_module``);
+    """Register the three modules under their class names (``ganglion.register_module``);
     ``kwargs`` go to each call."""
     import ganglion
 
