@@ -372,7 +372,7 @@ def test_data_layer_graph_loop_with_get_batch_forward_and_backward():
             optimizer.step()
             losses.append(out.loss.item())
     assert losses[-1] < losses[0]
-    assert float(g().loss) >= 0  # no batch given: the next one from the loader
+    assert g().loss.item() >= 0  # no batch given: the next one from the loader
     with pytest.raises(GraphError, match="no loss to back-propagate"):
         g.backward()
         g.backward()
