@@ -49,6 +49,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "ganglion._builtin.optim",
     "ganglion._builtin.artifacts",
     "ganglion._builtin.configs",
+    "ganglion._builtin.models",
 )
 
 KINDS: tuple[str, ...] = tuple(HOOK_KINDS.values())
