@@ -294,9 +294,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     # 5. freeze the encoder, fine-tune the decoder (on noisier audio)
     training.freeze(["encoder"])
     encoder_before, decoder_before = state_of(model["encoder"]), state_of(model["decoder"])
-    finetune_losses = train(
-        training, finetune_steps, args.lr, batch_size, generator, noise=0.1
-    )
+    finetune_losses = train(training, finetune_steps, args.lr, batch_size, generator, noise=0.1)
     results["finetune_losses"] = finetune_losses
     results["encoder_change"] = max_change(encoder_before, model["encoder"])
     results["decoder_change"] = max_change(decoder_before, model["decoder"])
