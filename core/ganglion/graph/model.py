@@ -73,10 +73,10 @@ __all__ = ["GraphModel"]
 #: the config key holding the serialised graph
 GRAPH_KEY = "graph"
 
-# (reuse_existing_modules, name) for the graph a restore builds: restore_from builds the model
-# from its config alone, so restore_graph hands its options over here
-_RESTORE_OPTIONS: contextvars.ContextVar[tuple[bool, str | None]] = contextvars.ContextVar(
-    "ganglion_graph_restore_options", default=(False, None)
+# (reuse_existing_modules, name, source named in errors) for the graph a model builds:
+# restore_from builds the model from its config alone, so restore_graph hands them over here
+_GRAPH_OPTIONS: contextvars.ContextVar[tuple[bool, str | None, str]] = contextvars.ContextVar(
+    "ganglion_graph_options", default=(False, None, f"model.{GRAPH_KEY}")
 )
 
 
@@ -127,8 +127,10 @@ class GraphModel(ModelPT):
                 f"{type(section).__name__}"
             )
         plain = to_plain(as_dictconfig(section, key=f"model.{GRAPH_KEY}"), key=f"model.{GRAPH_KEY}")
-        reuse, name = _RESTORE_OPTIONS.get()
-        return NeuralGraph.deserialize(plain, reuse_existing_modules=reuse, name=name)
+        from ganglion.graph.serialization import deserialize  # NeuralGraph.deserialize's work
+
+        reuse, name, source = _GRAPH_OPTIONS.get()
+        return deserialize(plain, reuse_existing_modules=reuse, name=name, source=source)
 
     # -- wrapping and archives ----------------------------------------------------------------
     @classmethod
@@ -176,7 +178,8 @@ class GraphModel(ModelPT):
         modules, graphs = registry_of("module"), registry_of("graph")
         live = [*modules.values(), *graphs.values()]  # held, so that their ids stay theirs
         before = {id(o) for o in live}
-        token = _RESTORE_OPTIONS.set((bool(reuse_existing_modules), name))
+        source = f"{Path(path)}: model.{GRAPH_KEY}"
+        token = _GRAPH_OPTIONS.set((bool(reuse_existing_modules), name, source))
         try:
             model = cls.restore_from(path)
         except BaseException as exc:
@@ -184,11 +187,12 @@ class GraphModel(ModelPT):
             del live
             cause = exc.__cause__
             if isinstance(exc, ArchiveError) and isinstance(cause, GraphError):
-                # the graph in the archive does not build here (a name clash...): its message
-                raise type(cause)(f"{Path(path)}: {cause}") from None
+                # the graph in the archive does not build here (a name clash...): its own
+                # error, which names the archive, the key and the module
+                raise cause.with_traceback(None) from None
             raise
         finally:
-            _RESTORE_OPTIONS.reset(token)
+            _GRAPH_OPTIONS.reset(token)
         if not isinstance(model, GraphModel):  # pragma: no cover - restore_from checks it
             raise GraphError(f"{path} holds a {type(model).__name__}, not a graph")
         graph = model.graph
@@ -221,12 +225,17 @@ class GraphModel(ModelPT):
             return graph(*batch)
         return graph(batch)
 
+    def _no_loss(self, action: str) -> GraphError:
+        return GraphError(
+            f"GraphModel: graph {self.graph.name!r} has no loss (LossType) output, so it "
+            f"cannot {action}: it is not trainable; bind a loss module's output "
+            "(graph.outputs['loss'] = ...)"
+        )
+
     def _loss(self, outputs: Any, action: str) -> torch.Tensor:
+        """The sum of the loss outputs of a run."""
         if not self._loss_names:
-            raise GraphError(
-                f"GraphModel: graph {self.graph.name!r} has no loss (LossType) output, so it "
-                f"cannot {action}; bind a loss module's output (graph.outputs['loss'] = ...)"
-            )
+            raise self._no_loss(action)
         if len(self.graph.outputs.bound) == 1:
             values = [outputs]
         else:
@@ -244,7 +253,7 @@ class GraphModel(ModelPT):
                 "trainable; build it with operation_mode training or both"
             )
         if not self._loss_names:
-            self._loss(None, "train")  # the error naming the missing loss
+            raise self._no_loss("train")
 
     # -- Lightning ----------------------------------------------------------------------------
     def on_fit_start(self) -> None:
@@ -253,18 +262,22 @@ class GraphModel(ModelPT):
     def training_step(self, batch: Any, batch_idx: int = 0) -> torch.Tensor:
         self._check_trainable()
         loss = self._loss(self._run(batch), "train")
-        self.log("train_loss", loss, batch_size=_batch_size(batch))
+        self._log("train_loss", loss, batch)
         return loss
 
     def validation_step(self, batch: Any, batch_idx: int = 0, dataloader_idx: int = 0) -> Any:
         loss = self._loss(self._run(batch), "validate")
-        self.log("val_loss", loss, prog_bar=True, batch_size=_batch_size(batch))
+        self._log("val_loss", loss, batch, prog_bar=True)
         return loss
 
     def test_step(self, batch: Any, batch_idx: int = 0, dataloader_idx: int = 0) -> Any:
         loss = self._loss(self._run(batch), "test")
-        self.log("test_loss", loss, batch_size=_batch_size(batch))
+        self._log("test_loss", loss, batch)
         return loss
+
+    def _log(self, key: str, loss: torch.Tensor, batch: Any, **kwargs: Any) -> None:
+        if self._trainer is not None:  # a step called by hand has nowhere to log
+            self.log(key, loss, batch_size=_batch_size(batch), **kwargs)
 
     def train_dataloader(self) -> Any:
         if self._train_dl is None:
