@@ -48,6 +48,8 @@ class RunPlan:
     steps: list[tuple[Any, tuple[tuple[str, str], ...], tuple[str, ...], bool]]
     #: (graph input name, env key), in input order
     inputs: tuple[tuple[str, str], ...]
+    #: graph input name -> env key (the same pairs, for calls that name every input)
+    input_keys: dict[str, str]
     #: graph input name -> the "module.port" it feeds (for messages)
     feeds: dict[str, list[str]]
     output_keys: tuple[str, ...]
@@ -60,10 +62,12 @@ class RunPlan:
     data_ports: tuple[str, ...]
     #: env keys of the bound outputs that are losses (what backward() sums)
     loss_keys: tuple[str, ...]
+    #: the env key of the only output, or None when there are several
+    single_output: str | None = None
 
     def pack(self, env: dict[str, Any]) -> Any:
-        if len(self.output_keys) == 1:
-            return env[self.output_keys[0]]
+        if self.single_output is not None:
+            return env[self.single_output]
         return port_tuple(self.output_names)(*[env[k] for k in self.output_keys])
 
 
@@ -93,17 +97,21 @@ def build_plan(graph: NeuralGraph) -> RunPlan:
     if mode is not OperationMode.both:
         modules = list(graph.graph_modules.values())
         modes = tuple((m, mode is OperationMode.training and not is_frozen(m)) for m in modules)
+    inputs = tuple((name, t.unique_name) for name, t in graph.inputs.items())
+    output_keys = tuple(t.unique_name for t in bound.values())
     return RunPlan(
         steps=steps,
-        inputs=tuple((name, t.unique_name) for name, t in graph.inputs.items()),
+        inputs=inputs,
+        input_keys=dict(inputs),
         feeds=feeds,
-        output_keys=tuple(t.unique_name for t in bound.values()),
+        output_keys=output_keys,
         output_names=tuple(bound),
         modes=modes,
         no_grad=mode is OperationMode.evaluation,
         data_layer=data_layer,
         data_ports=data_ports,
         loss_keys=tuple(t.unique_name for t in bound.values() if is_loss(t.type)),
+        single_output=output_keys[0] if len(output_keys) == 1 else None,
     )
 
 
@@ -111,6 +119,9 @@ def bind_inputs(
     graph: NeuralGraph, plan: RunPlan, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> dict[str, Any]:
     """The env a run starts from: graph inputs (by position or name) and the batch."""
+    keys = plan.input_keys
+    if not args and plan.data_layer is None and kwargs.keys() == keys.keys():
+        return {keys[name]: value for name, value in kwargs.items()}  # every input by name
     env: dict[str, Any] = {}
     names = plan.inputs
     if plan.data_layer is not None:
@@ -136,7 +147,7 @@ def bind_inputs(
     for (_, key), value in zip(names, args):
         env[key] = value
     if kwargs:
-        known = dict(names)
+        known = keys
         for name, value in kwargs.items():
             key = known.get(name)
             if key is None:
@@ -158,9 +169,10 @@ def bind_inputs(
 
 def run(graph: NeuralGraph, plan: RunPlan, env: dict[str, Any]) -> Any:
     """Replay the plan's steps on ``env``; returns the bound outputs."""
-    for module, want in plan.modes:
-        if module.training is not want:
-            module.train(want)
+    if plan.modes:
+        for module, want in plan.modes:
+            if module.training is not want:
+                module.train(want)
     if plan.no_grad:
         with torch.no_grad():
             _replay(graph, plan.steps, env)
@@ -171,7 +183,10 @@ def run(graph: NeuralGraph, plan: RunPlan, env: dict[str, Any]) -> Any:
 
 def _replay(graph: NeuralGraph, steps: list[Any], env: dict[str, Any]) -> None:
     for module, ins, outs, single in steps:
-        result = module(**{port: env[key] for port, key in ins})
+        kwargs = {}  # a plain loop: cheaper than a dict comprehension for a few ports
+        for port, key in ins:
+            kwargs[port] = env[key]
+        result = module(**kwargs)
         if single:
             env[outs[0]] = result
         else:
