@@ -66,6 +66,7 @@ from ganglion.graph.mode import OperationMode
 from ganglion.graph.naming import registry_of
 from ganglion.graph.neural_graph import NeuralGraph
 from ganglion.graph.running import is_loss
+from ganglion.graph.serialization import deserialize  # what NeuralGraph.deserialize calls
 from ganglion.model import ModelPT
 
 __all__ = ["GraphModel"]
@@ -127,8 +128,6 @@ class GraphModel(ModelPT):
                 f"{type(section).__name__}"
             )
         plain = to_plain(as_dictconfig(section, key=f"model.{GRAPH_KEY}"), key=f"model.{GRAPH_KEY}")
-        from ganglion.graph.serialization import deserialize  # NeuralGraph.deserialize's work
-
         reuse, name, source = _GRAPH_OPTIONS.get()
         return deserialize(plain, reuse_existing_modules=reuse, name=name, source=source)
 
@@ -168,8 +167,9 @@ class GraphModel(ModelPT):
 
         Topology, weights and artifacts come from the archive; module classes go through the
         ``_target_`` policy before anything is built. A module name that already exists is an
-        error naming it, unless ``reuse_existing_modules`` (then that module is wired in and
-        given the archive's weights). ``name`` names the graph (default: the stored name when
+        error naming it, unless ``reuse_existing_modules``: then that module is wired in and
+        given the archive's weights (its parameters become the archive's tensors, so an
+        optimizer built over the old ones must be built again). ``name`` names the graph (default: the stored name when
         free, else the next free one). On any error, the live modules and graphs
         (``AppState()``) are as they were.
         """

@@ -236,9 +236,11 @@ def test_save_archive_and_restore_archive_round_trip(tmp_path):
         NeuralGraph.restore_archive(path)
     assert names() == before
     # ... or reused: the same module objects, given the archive's weights
+    with torch.no_grad():
+        tn.fc.weight.zero_()
     reused = NeuralGraph.restore_archive(path, reuse_existing_modules=True, name="reused")
     assert reused.name == "reused" and reused["taylornet0"] is tn
-    assert torch.equal(reused(batch), expected)
+    assert torch.equal(reused(batch), expected) and tn.fc.weight.abs().sum() > 0
 
     # a fresh process's view: the originals gone, everything comes from the archive
     del g, tn, model, reused
