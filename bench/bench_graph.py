@@ -83,7 +83,10 @@ EAGER_CASES = ("untyped", "typed")
 
 
 def worker() -> None:
-    """Answer ``case number`` lines on stdin with the seconds per call of ``number`` calls."""
+    """Answer ``case number`` lines on stdin with the seconds per call of ``number`` calls.
+
+    Cases: ``untyped`` / ``typed`` time ``m(x)``; ``untyped-nn`` / ``typed-nn`` time
+    ``torch.nn.Module.__call__(m, x)``, the call as it was before NeuralModule had its own."""
     import torch
 
     import ganglion.module
@@ -94,13 +97,16 @@ def worker() -> None:
     modules = {"untyped": untyped_cls(), "typed": typed_cls()}
     modules["typed"].load_state_dict(modules["untyped"].state_dict())
     x = torch.randn(16, 64)
-    timers = {name: timeit.Timer("m(x)", globals={"m": m, "x": x}) for name, m in modules.items()}
+    timers = {}
+    for name, m in modules.items():
+        timers[name] = timeit.Timer("m(x)", globals={"m": m, "x": x})
+        names = {"m": m, "x": x, "call": torch.nn.Module.__call__}
+        timers[f"{name}-nn"] = timeit.Timer("call(m, x)", globals=names)
     for timer in timers.values():  # warm up: typecheck plans built, caches filled
         timer.timeit(2000)
     hello = {
         "ganglion": ganglion.module.__file__,
         "overrides_call": "__call__" in vars(ganglion.module.NeuralModule),
-        "torch": torch.__version__,
     }
     print(json.dumps(hello), flush=True)
     for line in sys.stdin:
@@ -134,39 +140,38 @@ class Worker:
         self.proc.wait()
 
 
-def bench_eager(baseline: Path, rounds: int, number: int) -> tuple[dict[str, Any], list[str]]:
-    """``{case: (now, before)}`` minimum seconds per call, and notes on the two workers."""
+def bench_eager(
+    baseline: Path, rounds: int, number: int
+) -> tuple[dict[str, dict[str, list[float]]], list[str]]:
+    """Seconds per call, one sample per round: ``{case: {series: samples}}``.
+
+    Series: ``now`` and ``before`` (``m(x)`` in a worker on this checkout and on the
+    baseline), ``now-2`` (a second worker on this checkout: the noise floor of comparing two
+    processes) and ``now-nn`` (``torch.nn.Module.__call__(m, x)`` in the ``now`` worker: the
+    call without NeuralModule's override, in the same process)."""
     if not (baseline / "core" / "ganglion" / "module.py").is_file():
         raise SystemExit(f"--baseline {baseline}: no core/ganglion/module.py there")
-    now, before = Worker(ROOT), Worker(baseline)
-    notes = [f"now:    {now.info}", f"before: {before.info}"]
+    now, before, control = Worker(ROOT), Worker(baseline), Worker(ROOT)
+    notes = [f"now: {now.info}", f"before: {before.info}"]
     if not now.info["overrides_call"] or before.info["overrides_call"]:
         notes.append("WARNING: expected NeuralModule.__call__ now and none before")
-    samples: dict[str, dict[str, list[float]]] = {
-        case: {"now": [], "before": []} for case in EAGER_CASES
-    }
+    series = [
+        ("now", now, ""),
+        ("before", before, ""),
+        ("now-2", control, ""),
+        ("now-nn", now, "-nn"),
+    ]
+    samples = {case: {label: [] for label, _, _ in series} for case in EAGER_CASES}
     try:
         for i in range(rounds):
-            # alternate who goes first, so neither always follows the other
-            order = [("now", now), ("before", before)]
-            if i % 2:
-                order.reverse()
+            order = series[i % len(series) :] + series[: i % len(series)]  # rotate who goes first
             for case in EAGER_CASES:
-                for label, w in order:
-                    samples[case][label].append(w.time(case, number))
+                for label, w, suffix in order:
+                    samples[case][label].append(w.time(case + suffix, number))
     finally:
-        now.close()
-        before.close()
-    result = {
-        case: (
-            min(s["now"]),
-            min(s["before"]),
-            statistics.median(s["now"]),
-            statistics.median(s["before"]),
-        )
-        for case, s in samples.items()
-    }
-    return result, notes
+        for w in (now, before, control):
+            w.close()
+    return samples, notes
 
 
 # -- 2. running a graph vs calling its modules by hand --------------------------------------
@@ -368,7 +373,7 @@ def profile(label: str, fn: Any, calls: int, top: int = 14) -> None:
             short = filename.split("core/", 1)[-1].split("asr/", 1)[-1]
             rows.append((tottime, cumtime, ncalls, f"{short}:{line}({func})"))
     rows.sort(reverse=True)
-    total = sum(r[0] for r in stats.stats.values())  # type: ignore[attr-defined]
+    total = sum(r[2] for r in stats.stats.values())  # type: ignore[attr-defined]
     print(f"\n[profile] {label}: {calls} calls, {total / calls * 1e3:.3f} ms/call under cProfile")
     print(f"  {'own ms/call':>11} {'cum ms/call':>11} {'calls':>7}  ganglion function")
     for tottime, cumtime, ncalls, where in rows[:top]:
@@ -388,7 +393,7 @@ def main() -> None:
         help="checkout of the revision before ganglion.graph "
         "(git worktree add --detach /tmp/base 78f03d3); part 1 is skipped without it",
     )
-    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per case")
+    parser.add_argument("--rounds", type=int, default=21, help="interleaved rounds per case")
     parser.add_argument("--eager-calls", type=int, default=20000, help="calls per eager round")
     parser.add_argument("--taylor-batch", type=int, default=1024)
     parser.add_argument("--asr-batch", type=int, default=8)
@@ -412,17 +417,26 @@ def main() -> None:
     if args.baseline is not None:
         eager, worker_notes = bench_eager(args.baseline.resolve(), args.rounds, args.eager_calls)
         notes += worker_notes
-        for case, (now, before, now_med, before_med) in eager.items():
-            ratio = now / before
-            rows.append(
-                (
-                    f"eager {case} Linear 64->64 [16,64]",
-                    f"{now * 1e6:.3f} vs {before * 1e6:.3f} µs  {ratio:.3f}x "
-                    f"(medians {now_med / before_med:.3f}x)",
-                    f"<= {GOAL_EAGER:.2f}x",
-                    verdict(ratio <= GOAL_EAGER),
+        pairs = [
+            ("now", "before", "vs before (2 processes)", True),
+            ("now", "now-2", "vs now (A/A control, 2 processes)", False),
+            ("now", "now-nn", "vs nn.Module.__call__ (1 process)", True),
+        ]
+        for case, by_series in eager.items():
+            for a_label, b_label, what, judged in pairs:
+                a_min, b_min = min(by_series[a_label]), min(by_series[b_label])
+                paired = statistics.median(
+                    x / y for x, y in zip(by_series[a_label], by_series[b_label])
                 )
-            )
+                rows.append(
+                    (
+                        f"eager {case} Linear 64->64, {what}",
+                        f"{a_min * 1e6:.3f} vs {b_min * 1e6:.3f} µs  {a_min / b_min:.3f}x "
+                        f"(paired median {paired:.3f}x)",
+                        f"<= {GOAL_EAGER:.2f}x" if judged else "(noise)",
+                        verdict(a_min / b_min <= GOAL_EAGER) if judged else "",
+                    )
+                )
     else:
         notes.append("part 1 skipped: pass --baseline PATH (a checkout of 78f03d3)")
 
@@ -441,7 +455,8 @@ def main() -> None:
         rows.append(
             (
                 name,
-                f"{graph_t * scale:.3f} vs {hand_t * scale:.3f} {unit}  {ratio:.3f}x "
+                f"{graph_t * scale:.3f} vs {hand_t * scale:.3f} {unit} "
+                f"({(graph_t - hand_t) * 1e6:+.1f} µs)  {ratio:.3f}x "
                 f"(paired median {med_ratio:.3f}x)",
                 f"<= {GOAL_RUN:.2f}x",
                 verdict(ratio <= GOAL_RUN),
