@@ -121,8 +121,11 @@ def bind_inputs(
     """The env a run starts from: graph inputs (by position or name) and the batch."""
     keys = plan.input_keys
     if not args and plan.data_layer is None and kwargs.keys() == keys.keys():
-        return {keys[name]: value for name, value in kwargs.items()}  # every input by name
-    env: dict[str, Any] = {}
+        env: dict[str, Any] = {}  # every input given by name: the common call, kept short
+        for name, value in kwargs.items():
+            env[keys[name]] = value
+        return env
+    env = {}
     names = plan.inputs
     if plan.data_layer is not None:
         batch: Any = None
@@ -178,6 +181,8 @@ def run(graph: NeuralGraph, plan: RunPlan, env: dict[str, Any]) -> Any:
             _replay(graph, plan.steps, env)
     else:
         _replay(graph, plan.steps, env)
+    if plan.single_output is not None:
+        return env[plan.single_output]
     return plan.pack(env)
 
 
