@@ -140,6 +140,30 @@ class Worker:
         self.proc.wait()
 
 
+def bench_override(rounds: int, number: int) -> tuple[float, float]:
+    """``(added, linear)``: the paired median of ``m(x)`` minus ``torch.nn.Module.__call__(m,
+    x)`` on a module whose forward returns its input (what the override adds, in seconds),
+    and the minimum per call of the untyped Linear 64->64, in this process."""
+    import torch
+
+    from ganglion import NeuralModule
+
+    class Identity(NeuralModule):
+        def forward(self, x):
+            return x
+
+    untyped_cls, _ = small_modules(64)
+    x, m = torch.zeros(1), Identity()
+    own = timeit.Timer("m(x)", globals={"m": m, "x": x})
+    plain = timeit.Timer("call(m, x)", globals={"m": m, "x": x, "call": torch.nn.Module.__call__})
+    linear = timeit.Timer("m(x)", globals={"m": untyped_cls(), "x": torch.randn(16, 64)})
+    added, linear_t = [], []
+    for _ in range(rounds):
+        added.append((own.timeit(number) - plain.timeit(number)) / number)
+        linear_t.append(linear.timeit(number // 10) / (number // 10))
+    return statistics.median(added), min(linear_t)
+
+
 def bench_eager(
     baseline: Path, rounds: int, number: int
 ) -> tuple[dict[str, dict[str, list[float]]], list[str]]:
@@ -451,6 +475,16 @@ def main() -> None:
                 )
     else:
         notes.append("part 1 skipped: pass --baseline PATH (a checkout of 78f03d3)")
+    added, linear = bench_override(args.rounds, 50000)
+    rows.append(
+        (
+            "eager: NeuralModule.__call__ override alone (1 process)",
+            f"+{added * 1e9:.0f} ns per call = {1 + added / linear:.4f}x of the untyped "
+            f"Linear's {linear * 1e6:.2f} µs",
+            f"<= {GOAL_EAGER:.2f}x",
+            verdict(1 + added / linear <= GOAL_EAGER),
+        )
+    )
 
     # built first, so that "first" is the first graph this process records (lazy imports,
     # type comparisons not yet cached)
@@ -508,8 +542,8 @@ def main() -> None:
     )
     print(
         f"(build: median of {args.build_repeats} builds, each recording and type-checking "
-        f"{args.steps} calls; 'first': each case's first build, the first row's being the "
-        f"first graph this process records; the nested case builds {args.steps // 10} inner graphs and splices them into an outer one)"
+        f"{args.steps} calls;\n 'first': each case's first build, the first row's being the "
+        f"first graph this process records;\n the nested case builds {args.steps // 10} inner graphs and splices them into an outer one)"
     )
     if args.baseline is not None:
         print(
@@ -517,6 +551,11 @@ def main() -> None:
             "from 1.00x is the\n noise of any two-process ratio; the nn.Module.__call__ row "
             "times the call without NeuralModule's\n override in the same process)"
         )
+    print(
+        "(override alone: m(x) minus torch.nn.Module.__call__(m, x) on a module that does "
+        "nothing, where\n the difference is not lost in the noise, over the untyped Linear's "
+        "call)"
+    )
     for note in notes:
         print(note)
 
