@@ -199,28 +199,27 @@ def bench_eager(
 
 
 # -- 2. running a graph vs calling its modules by hand --------------------------------------
-def taylor_case(batch: int) -> tuple[Any, Any, Any]:
-    """``(graph call, hand call, check)`` for the TaylorNet model graph (x -> y_pred)."""
+def taylor_case(batch: int, with_loss: bool = False) -> tuple[Any, Any, Any]:
+    """``(graph call, hand call, objects)`` for the TaylorNet model graph (x -> y_pred) of
+    examples/graphs, or (``with_loss``) TaylorNet then MSELoss (x, y -> loss)."""
     import torch
 
     sys.path.insert(0, str(ROOT / "examples" / "graphs"))
-    from graph_modules import TaylorNet
+    from graph_modules import MSELoss, TaylorNet
 
     from ganglion.graph import NeuralGraph
 
     torch.manual_seed(0)
-    tn = TaylorNet(dim=4)
-    with NeuralGraph(name=f"taylor_b{batch}") as g:
-        tn(x=g)
+    tn, mse = TaylorNet(dim=4), MSELoss()
     x = torch.rand(batch, 1) * 4 - 2
-
-    def by_graph():
-        return g(x=x)
-
-    def by_hand():
-        return tn(x=x)
-
-    return by_graph, by_hand, (g, tn)
+    y = torch.sin(x)
+    with NeuralGraph(name=f"taylor_b{batch}{'_loss' if with_loss else ''}") as g:
+        p = tn(x=g)
+        if with_loss:
+            g.outputs["loss"] = mse(predictions=p, target=g)
+    if with_loss:
+        return (lambda: g(x=x, target=y)), (lambda: mse(predictions=tn(x=x), target=y)), g
+    return (lambda: g(x=x)), (lambda: tn(x=x)), g
 
 
 def asr_modules() -> dict[str, Any]:
@@ -491,10 +490,12 @@ def main() -> None:
     build = bench_build(args.steps, 10, args.build_repeats)
     taylor_graph, taylor_hand, _ = taylor_case(args.taylor_batch)
     taylor_small_graph, taylor_small_hand, _ = taylor_case(64)
+    taylor_loss_graph, taylor_loss_hand, _ = taylor_case(64, with_loss=True)
     asr_graph, asr_hand, _ = quartznet_case(args.asr_batch, args.asr_seconds)
     cases = {
         f"TaylorNet g(x), batch {args.taylor_batch}": (taylor_graph, taylor_hand),
         "TaylorNet g(x), batch 64": (taylor_small_graph, taylor_small_hand),
+        "TaylorNet+MSELoss g(x, target), batch 64": (taylor_loss_graph, taylor_loss_hand),
         f"QuartzNet g(x), batch {args.asr_batch} x {args.asr_seconds:g} s": (asr_graph, asr_hand),
     }
     run = bench_run(cases, args.rounds, target_s=args.sample_ms / 1e3)
