@@ -59,6 +59,11 @@ class DataLayer(NeuralModule):
     def __len__(self) -> int:
         return len(self.dataset)
 
+    @property
+    def loader_args(self) -> dict[str, Any]:
+        """The ``DataLoader`` arguments configured so far (a copy)."""
+        return dict(self._loader_args)
+
     def configure_data_loader(self, **loader_args: Any) -> None:
         """Arguments of the ``torch.utils.data.DataLoader`` over :attr:`dataset`, merged over
         the ones given before."""

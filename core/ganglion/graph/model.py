@@ -294,7 +294,7 @@ def _data_layer_loader(layer: Any) -> Any:
     """A resumable loader over a data layer's dataset, with the layer's loader arguments."""
     from ganglion.data import resumable_dataloader
 
-    args = dict(getattr(layer, "_loader_args", {}) or {})
+    args = layer.loader_args
     args.setdefault("shuffle", True)
     try:
         return resumable_dataloader(layer.dataset, **args)
