@@ -55,6 +55,10 @@ __all__ = ["NeuralModule", "resolve_module_class"]
 # Hydra's reserved keys; the ones ganglion understands are handled, the rest refused
 _RESERVED = ("_target_", "_recursive_", "_convert_", "_partial_", "_args_")
 
+#: how many times any module was frozen or unfrozen (freeze(), unfreeze(), leaving their
+#: contexts): a graph's run plan compares it to know when to look at its modules again
+FREEZE_CHANGES = [0]
+
 
 class NeuralModule(torch.nn.Module):
     """Base class of neural modules: regular modules, losses, anything with typed ports.
@@ -205,6 +209,7 @@ class NeuralModule(torch.nn.Module):
                 features = encoder(x)
         """
         restore = _RestoreOnExit(self)
+        FREEZE_CHANGES[0] += 1
         for param in self.parameters():
             param.requires_grad_(False)
         self.eval()
@@ -216,6 +221,7 @@ class NeuralModule(torch.nn.Module):
         Also a context manager that restores the previous state on exit.
         """
         restore = _RestoreOnExit(self)
+        FREEZE_CHANGES[0] += 1
         for param in self.parameters():
             param.requires_grad_(True)
         self.train()
@@ -343,6 +349,7 @@ class _RestoreOnExit:
         return self.module
 
     def __exit__(self, *exc_info: Any) -> None:
+        FREEZE_CHANGES[0] += 1
         for param, requires_grad in self._grads:
             param.requires_grad_(requires_grad)
         for module, training in self._modes:

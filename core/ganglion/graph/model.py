@@ -38,9 +38,9 @@ arguments. So a graph gets checkpoints, resume, loggers and DDP from ``ganglion 
     GANGLION_ALLOW_TARGETS=graph_modules PYTHONPATH=examples/graphs \\
         ganglion train --config-path examples/graphs/conf --config-name taylor_sine
 
-A graph's modes apply as they do outside a model: a ``training`` graph runs its modules in
-train mode (also in ``validation_step``), an ``evaluation`` graph cannot train. Use a graph
-of mode ``both`` when the model should follow Lightning's train/eval switching.
+A graph's modes follow Lightning: a ``training`` graph runs its modules in train mode while
+the model trains and in eval mode while Lightning validates or tests (it puts the model in
+eval mode); an ``evaluation`` graph cannot train.
 
 Archives: :meth:`GraphModel.from_graph` wraps a graph one already has (sharing its modules),
 so ``NeuralGraph.save_archive(path)`` packs topology, weights and artifacts into one

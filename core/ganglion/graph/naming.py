@@ -39,8 +39,12 @@ class NameRegistry(Mapping[str, Any]):
 
     def __init__(self, kind: str) -> None:
         self.kind = kind  # "module" or "graph", for messages
-        self._by_name: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+        # name -> weak reference whose callback frees the name when the object dies
+        self._by_name: dict[str, weakref.ref[Any]] = {}
         self._names: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+        # automatic-name prefix -> no free number below this one (so naming the n-th module
+        # of a class does not scan the n-1 names before it)
+        self._lowest_free: dict[str, int] = {}
         self._lock = threading.Lock()
 
     # -- allocation ------------------------------------------------------------------
@@ -53,40 +57,74 @@ class NameRegistry(Mapping[str, Any]):
             else:
                 self._check_free(obj, name)
             old = self._names.get(obj)
-            if old is not None and self._by_name.get(old) is obj:
-                del self._by_name[old]
-            self._by_name[name] = obj
+            if old is not None:
+                self._forget(old, obj)
+            self._by_name[name] = weakref.ref(obj, self._on_death(name))
             self._names[obj] = name
             return name
+
+    def _on_death(self, name: str) -> Any:
+        def freed(ref: weakref.ref[Any]) -> None:
+            # may run at any point (garbage collection): plain dict steps, no lock
+            if self._by_name.get(name) is ref:
+                del self._by_name[name]
+                self._lower_hint(name)
+
+        return freed
+
+    def _forget(self, name: str, obj: Any) -> None:
+        ref = self._by_name.get(name)
+        if ref is not None and ref() is obj:
+            del self._by_name[name]
+            self._lower_hint(name)
+
+    def _lower_hint(self, name: str) -> None:
+        for prefix, lowest in list(self._lowest_free.items()):
+            digits = name[len(prefix) :]
+            if (
+                name.startswith(prefix)
+                and digits.isdigit()
+                and (digits == "0" or not digits.startswith("0"))
+                and int(digits) < lowest
+            ):
+                self._lowest_free[prefix] = int(digits)
 
     def release(self, obj: Any) -> None:
         """Forget ``obj`` (its name becomes free) before it is garbage-collected."""
         with self._lock:
             name = self._names.pop(obj, None)
-            if name is not None and self._by_name.get(name) is obj:
-                del self._by_name[name]
+            if name is not None:
+                self._forget(name, obj)
 
     def name_of(self, obj: Any) -> str | None:
         """The name ``obj`` holds, or ``None``."""
         return self._names.get(obj)
 
+    def get(self, name: str, default: Any = None) -> Any:
+        """The live object named ``name``, or ``default``."""
+        ref = self._by_name.get(name)
+        obj = ref() if ref is not None else None
+        return default if obj is None else obj
+
     def is_free(self, name: str) -> bool:
         """Whether no live object holds ``name``."""
-        return self._by_name.get(name) is None
+        return self.get(name) is None
 
     def next_free(self, prefix: str) -> str:
         """The automatic name the next object with this lower-case prefix would get."""
         with self._lock:
-            return self._free_name(prefix)
+            return self._free_name(prefix, take=False)
 
-    def _free_name(self, prefix: str) -> str:
-        number = 0
-        while f"{prefix}{number}" in self._by_name:
+    def _free_name(self, prefix: str, *, take: bool = True) -> str:
+        number = self._lowest_free.get(prefix, 0)
+        while not self.is_free(f"{prefix}{number}"):
             number += 1
+        if take:
+            self._lowest_free[prefix] = number + 1
         return f"{prefix}{number}"
 
     def _check_free(self, obj: Any, name: str) -> None:
-        holder = self._by_name.get(name)
+        holder = self.get(name)
         if holder is not None and holder is not obj:
             from ganglion.errors import DuplicateNameError
 
@@ -97,27 +135,30 @@ class NameRegistry(Mapping[str, Any]):
 
     # -- the Mapping view --------------------------------------------------------------
     def __getitem__(self, name: str) -> Any:
-        obj = self._by_name.get(name)
+        obj = self.get(name)
         if obj is None:
             from ganglion.errors import UnknownNameError, did_you_mean
 
             raise UnknownNameError(
-                f"no {self.kind} named {name!r}.{did_you_mean(name, list(self._by_name))} "
-                f"Live {self.kind}s: {', '.join(sorted(self._by_name)) or 'none'}."
+                f"no {self.kind} named {name!r}.{did_you_mean(name, self._live())} "
+                f"Live {self.kind}s: {', '.join(self._live()) or 'none'}."
             )
         return obj
 
+    def _live(self) -> list[str]:
+        return sorted(name for name, ref in list(self._by_name.items()) if ref() is not None)
+
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._by_name))
+        return iter(self._live())
 
     def __len__(self) -> int:
-        return len(self._by_name)
+        return len(self._live())
 
     def summary(self) -> str:
         """One line per live object: its name and class (graphs: their mode and size)."""
         lines = [f"{len(self)} {self.kind}(s):"]
         for name in self:
-            obj = self._by_name.get(name)
+            obj = self.get(name)
             if obj is None:
                 continue
             detail = type(obj).__name__

@@ -271,18 +271,17 @@ class NeuralGraph(NeuralModule):
         """Freeze the named modules (all by default): no gradients, eval mode."""
         for module in self._select(module_names):
             NeuralModule.freeze(module)
-        self._plan = None
 
     def unfreeze(self, module_names: Iterable[str] | None = None) -> None:  # type: ignore[override]
         """Unfreeze the named modules (all by default): gradients, train mode."""
         for module in self._select(module_names):
             NeuralModule.unfreeze(module)
-        self._plan = None
 
     def train(self, mode: bool = True) -> NeuralGraph:
         """Set train/eval mode on the modules (frozen ones stay in eval mode). When the graph
-        runs, a training graph puts its modules in train mode and an evaluation graph in eval
-        mode anyway; a graph of mode both runs them as set here."""
+        runs, an evaluation graph puts its modules in eval mode, and a training graph in
+        train mode (frozen ones in eval) unless the graph itself was put in eval mode here
+        (as Lightning does for validation); a graph of mode both runs them as set here."""
         self.training = mode
         for module in self._members.values():
             module.train(mode and not is_frozen(module))
@@ -299,8 +298,8 @@ class NeuralGraph(NeuralModule):
             plan = self._compile()
         env = bind_inputs(self, plan, args, kwargs)
         result = run(self, plan, env)
-        if plan.loss_keys:
-            self._last_losses = [env[k] for k in plan.loss_keys]
+        if plan.loss_keys:  # through __dict__: nn.Module.__setattr__ costs ~2 µs a run
+            self.__dict__["_last_losses"] = [env[k] for k in plan.loss_keys]
         return result
 
     def _compile(self) -> RunPlan:
@@ -313,7 +312,8 @@ class NeuralGraph(NeuralModule):
         """Back-propagate the loss outputs of the last run (their sum)."""
         if self._operation_mode is OperationMode.evaluation:
             raise GraphError(f"graph {self.name!r} is an evaluation graph: it has no backward")
-        losses, self._last_losses = self._last_losses, []
+        losses = self._last_losses
+        self.__dict__["_last_losses"] = []
         if not losses:
             raise GraphError(
                 f"graph {self.name!r}: no loss to back-propagate; run the graph first, with a "

@@ -6,6 +6,7 @@ Errors start with the ``file.py:LINE`` of the user code that made the call.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import sys
@@ -27,12 +28,18 @@ _GANGLION_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TORCH_DIR = os.path.dirname(os.path.abspath(sys.modules["torch"].__file__ or "torch"))
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_internal(filename: str) -> bool:
+    """Whether code in ``filename`` is ganglion's core or torch (not the user's)."""
+    path = os.path.abspath(filename)
+    return path.startswith((_GANGLION_DIR + os.sep, _TORCH_DIR + os.sep))
+
+
 def user_location() -> str:
     """``file.py:LINE`` of the innermost caller outside ganglion's core and torch."""
     frame = sys._getframe(1)
     while frame is not None:
-        filename = os.path.abspath(frame.f_code.co_filename)
-        if not filename.startswith((_GANGLION_DIR + os.sep, _TORCH_DIR + os.sep)):
+        if not _is_internal(frame.f_code.co_filename):
             return f"{frame.f_code.co_filename}:{frame.f_lineno}"
         frame = frame.f_back  # type: ignore[assignment]
     return "<unknown>:0"
@@ -66,14 +73,24 @@ def _bind_arguments(
     return given
 
 
+@functools.lru_cache(maxsize=512)
+def _forward_parameters(cls: type) -> Mapping[str, inspect.Parameter]:
+    """The parameters of ``cls.forward`` (``self`` included), read once per class."""
+    try:
+        return inspect.signature(cls.forward).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return {}
+
+
 def _required_ports(module: Any, ports: Mapping[str, Any]) -> list[str]:
     """Input ports the module's forward cannot do without (no default, type not optional)."""
     from ganglion.types.ports import split_port_type
 
-    try:
-        params = inspect.signature(module.forward).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        return []
+    params = (
+        inspect.signature(module.forward).parameters  # a forward set on the object itself
+        if "forward" in module.__dict__
+        else _forward_parameters(type(module))
+    )
     required = []
     for port, spec in ports.items():
         param = params.get(port)
@@ -123,6 +140,13 @@ def _source(graph: NeuralGraph, where: str, dst: str, port: str, value: Any) -> 
         raise GraphWiringError(
             f"{where}: {dst} input {port!r}: {port}={value.name} names graph {value.name!r}, "
             f"but the active graph is {graph.name!r}; pass the active graph to bind an input"
+        )
+    if isinstance(value, tuple) and value and all(isinstance(v, NmTensor) for v in value):
+        fields = getattr(value, "_fields", None) or [v.unique_name for v in value]
+        raise GraphWiringError(
+            f"{where}: {dst} input {port!r}: got a tuple of {len(value)} symbolic tensors "
+            f"({', '.join(fields)}), the outputs of one call; pass one of them "
+            f"(for example {port}=outputs.{fields[0]} or {port}=outputs[0])"
         )
     raise GraphWiringError(
         f"{where}: {dst} input {port!r}: got {type(value).__name__}; inside a graph a port "

@@ -15,6 +15,7 @@ import torch
 from ganglion.graph.errors import GraphError
 from ganglion.graph.mode import OperationMode
 from ganglion.graph.tensors import port_tuple
+from ganglion.module import FREEZE_CHANGES
 
 if TYPE_CHECKING:  # pragma: no cover
     from ganglion.graph.neural_graph import NeuralGraph
@@ -54,8 +55,10 @@ class RunPlan:
     feeds: dict[str, list[str]]
     output_keys: tuple[str, ...]
     output_names: tuple[str, ...]
-    #: (module, train mode wanted) for graphs of mode training / evaluation
-    modes: tuple[tuple[torch.nn.Module, bool], ...]
+    #: whether the operation mode sets the modules' modes (training, evaluation graphs)
+    fixed_mode: bool
+    #: the mode a training graph wants (evaluation: False)
+    training: bool
     no_grad: bool
     #: the data layer's module and output ports when the graph starts with one
     data_layer: Any
@@ -64,6 +67,18 @@ class RunPlan:
     loss_keys: tuple[str, ...]
     #: the env key of the only output, or None when there are several
     single_output: str | None = None
+    #: (module, train mode wanted), and the FREEZE_CHANGES count they were worked out at
+    modes: tuple[tuple[torch.nn.Module, bool], ...] = ()
+    modes_at: int = -1
+
+    def module_modes(self, graph: NeuralGraph) -> tuple[tuple[torch.nn.Module, bool], ...]:
+        """Each module's wanted mode: a training graph trains all but frozen modules."""
+        if self.modes_at != FREEZE_CHANGES[0]:
+            self.modes = tuple(
+                (m, self.training and not is_frozen(m)) for m in graph.graph_modules.values()
+            )
+            self.modes_at = FREEZE_CHANGES[0]
+        return self.modes
 
     def pack(self, env: dict[str, Any]) -> Any:
         if self.single_output is not None:
@@ -93,10 +108,6 @@ def build_plan(graph: NeuralGraph) -> RunPlan:
     if not bound:
         raise GraphError(f"graph {graph.name!r} has no outputs: record steps or bind outputs")
     mode = graph.operation_mode
-    modes: tuple[tuple[torch.nn.Module, bool], ...] = ()
-    if mode is not OperationMode.both:
-        modules = list(graph.graph_modules.values())
-        modes = tuple((m, mode is OperationMode.training and not is_frozen(m)) for m in modules)
     inputs = tuple((name, t.unique_name) for name, t in graph.inputs.items())
     output_keys = tuple(t.unique_name for t in bound.values())
     return RunPlan(
@@ -106,7 +117,8 @@ def build_plan(graph: NeuralGraph) -> RunPlan:
         feeds=feeds,
         output_keys=output_keys,
         output_names=tuple(bound),
-        modes=modes,
+        fixed_mode=mode is not OperationMode.both,
+        training=mode is OperationMode.training,
         no_grad=mode is OperationMode.evaluation,
         data_layer=data_layer,
         data_ports=data_ports,
@@ -172,8 +184,10 @@ def bind_inputs(
 
 def run(graph: NeuralGraph, plan: RunPlan, env: dict[str, Any]) -> Any:
     """Replay the plan's steps on ``env``; returns the bound outputs."""
-    if plan.modes:
-        for module, want in plan.modes:
+    # a training graph sets train mode unless the graph itself was put in eval mode (as
+    # Lightning does for validation); an evaluation graph always sets eval mode
+    if plan.fixed_mode and (graph.training or not plan.training):
+        for module, want in plan.module_modes(graph):
             if module.training is not want:
                 module.train(want)
     if plan.no_grad:

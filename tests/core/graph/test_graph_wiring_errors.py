@@ -150,3 +150,12 @@ def test_binding_an_input_to_something_that_is_not_a_type():
         y = Affine()(x=g2)
         with pytest.raises(GraphError, match="not\\s+to the tensor"):
             g2.inputs["i"] = y
+
+
+def test_passing_all_outputs_of_a_call_names_them():
+    from graph_fixtures import Split
+
+    with NeuralGraph() as g:
+        both = Split()(x=g)
+        with pytest.raises(GraphWiringError, match=r"a tuple of 2 symbolic tensors \(a, b\)"):
+            Affine()(x=both)

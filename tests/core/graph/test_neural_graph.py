@@ -400,3 +400,71 @@ def test_eager_calls_are_ordinary_outside_graphs():
     assert torch.allclose(m(x), m.linear(x))
     assert registry_of("graph") is AppState().graphs
     assert isinstance(LOSS, type(Y))
+
+
+class _Norm(NeuralModule):
+    def __init__(self):
+        super().__init__()
+        self.bn = torch.nn.BatchNorm1d(3)
+
+    @property
+    def input_types(self):
+        return {"x": X}
+
+    @property
+    def output_types(self):
+        return {"y": X}
+
+    def forward(self, x):
+        return self.bn(x)
+
+
+@pytest.mark.parametrize("how", ["module", "model_graph", "context"])
+def test_a_module_frozen_after_a_training_graph_ran_stays_frozen_in_it(how):
+    m = _Norm()
+    with NeuralGraph(name=None) as model:
+        m(x=model)
+    with NeuralGraph(operation_mode="training") as training:
+        model(x=training)
+    training(x=torch.randn(8, 3))
+    assert m.training
+    if how == "module":
+        m.freeze()
+    elif how == "model_graph":
+        model.freeze()
+    else:
+        context = m.freeze()
+    before = m.bn.running_mean.clone()
+    training(x=torch.randn(8, 3))
+    assert not m.training and torch.equal(before, m.bn.running_mean)
+    if how == "context":
+        with context:
+            pass  # leaving the context unfreezes it again
+        training(x=torch.randn(8, 3))
+        assert m.training
+
+
+def test_a_training_graph_put_in_eval_mode_runs_in_eval_mode_as_lightning_validates():
+    m = _Norm()
+    with NeuralGraph(operation_mode="training") as training:
+        m(x=training)
+    training.eval()
+    before = m.bn.running_mean.clone()
+    training(x=torch.randn(8, 3))
+    assert not m.training and torch.equal(before, m.bn.running_mean)
+    training.train()
+    training(x=torch.randn(8, 3))
+    assert m.training and not torch.equal(before, m.bn.running_mean)
+
+
+def test_a_freed_name_in_the_middle_is_the_next_one_given():
+    class Gadget(NeuralModule):
+        pass
+
+    gc.collect()
+    made = [Gadget() for _ in range(4)]
+    assert [m.name for m in made] == ["gadget0", "gadget1", "gadget2", "gadget3"]
+    del made[1]
+    gc.collect()
+    made += [Gadget(), Gadget()]
+    assert [m.name for m in made[-2:]] == ["gadget1", "gadget4"]
