@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytorch_lightning as pl
 import torch
 from torch.utils.data import Dataset
 
@@ -23,6 +24,22 @@ FIXTURES_MODULE = __name__
 
 #: This folder: on PYTHONPATH in ``run_train``'s process, so configs can name these classes.
 FIXTURES_DIR = Path(__file__).resolve().parent
+
+
+def quiet_trainer(**kwargs) -> pl.Trainer:
+    """A CPU ``Trainer`` that logs, checkpoints, summarises and shows progress for nothing
+    (``kwargs`` add or override settings)."""
+    options = dict(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    options.update(kwargs)
+    return pl.Trainer(**options)
+
 
 #: Environment variable: SIGKILL the training process when this global step begins.
 KILL_AT_STEP_ENV = "GANGLION_TEST_KILL_AT_STEP"

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import torch
+from ganglion_train_fixtures import quiet_trainer
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
 from ganglion import exp_manager
@@ -25,18 +26,7 @@ from ganglion.training.checkpointing import AtomicCheckpointIO, GanglionModelChe
 
 
 def bare_trainer(**kwargs) -> pl.Trainer:
-    options = {
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-        "accelerator": "cpu",
-        "devices": 1,
-        "num_sanity_val_steps": 0,
-        "log_every_n_steps": 1,
-    }
-    options.update(kwargs)
-    return pl.Trainer(**options)
+    return quiet_trainer(**{"num_sanity_val_steps": 0, "log_every_n_steps": 1, **kwargs})
 
 
 def tiny_model(**cfg):

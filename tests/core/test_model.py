@@ -10,6 +10,7 @@ import warnings
 import pytest
 import pytorch_lightning as pl
 import torch
+from ganglion_train_fixtures import quiet_trainer
 from omegaconf import DictConfig, OmegaConf
 
 import ganglion
@@ -124,17 +125,7 @@ def registered():
 
 
 def _trainer(tmp_path, **kwargs):
-    options = dict(
-        max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        accelerator="cpu",
-        default_root_dir=str(tmp_path),
-    )
-    options.update(kwargs)
-    return pl.Trainer(**options)
+    return quiet_trainer(**{"max_epochs": 1, "default_root_dir": str(tmp_path), **kwargs})
 
 
 # -- basics -----------------------------------------------------------------------------------

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import pytorch_lightning as pl
 import torch
 import yaml
 from archive_edits import members, with_members
+from ganglion_train_fixtures import quiet_trainer
 
 from ganglion.archive import CONFIG_NAME, UnsafeArchiveError
 from ganglion.errors import ConfigError
@@ -48,19 +48,6 @@ def shipped_model_config(**changes) -> dict:
     cfg = yaml.safe_load((CONF / "taylor_sine.yaml").read_text())["model"]
     cfg.update(changes)
     return cfg
-
-
-def quiet_trainer(**kwargs) -> pl.Trainer:
-    settings = dict(
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    settings.update(kwargs)
-    return pl.Trainer(**settings)
 
 
 def names() -> tuple[list[str], list[str]]:
