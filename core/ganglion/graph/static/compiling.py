@@ -1,0 +1,172 @@
+"""How a static graph compiles: the backend (counting what it compiles and keeping the
+graphs for ``repr`` and ``debug``), and which axes are dynamic from the first call."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import torch
+
+__all__ = ["CompileLog", "dynamic_axes", "mark_dynamic", "user_frames"]
+
+logger = logging.getLogger("ganglion.graph.static")
+
+_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
+_GANGLION_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def user_frames(stack_trace: str | None, *, depth: int, only_user: bool) -> list[str]:
+    """``file:line`` of the innermost ``depth`` frames of an fx node's stack trace (user code
+    only: not torch's, not ganglion's core)."""
+    if not stack_trace:
+        return []
+    frames = []
+    for line in stack_trace.splitlines():
+        line = line.strip()
+        if not line.startswith('File "'):
+            continue
+        path, _, rest = line[len('File "') :].partition('", line ')
+        number = rest.split(",", 1)[0]
+        absolute = os.path.abspath(path)
+        if only_user and absolute.startswith((_TORCH_DIR + os.sep, _GANGLION_DIR + os.sep)):
+            continue
+        frames.append(f"{path}:{number}")
+    return frames[-depth:] if depth > 0 else frames
+
+
+class CompileLog:
+    """The backend a static graph compiles with: it wraps the real one, counts the graphs it
+    compiles and keeps them (their operations feed ``repr`` and ``debug``)."""
+
+    def __init__(self, backend: str, options: Mapping[str, Any], owner: str) -> None:
+        self.backend = backend
+        self.options = dict(options)
+        self.owner = owner
+        self.count = 0
+        self.graphs: list[torch.fx.GraphModule] = []
+        self.verbosity = -1
+        self.max_py_stack_depth = 2
+        self.only_user_py_stack = True
+
+    def __call__(self, gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., Any]:
+        self.count += 1
+        self.graphs.append(gm)
+        if self.verbosity >= 0:
+            ops = sum(
+                1 for n in gm.graph.nodes if n.op in ("call_function", "call_method", "call_module")
+            )
+            logger.info(
+                "%s: compiled graph %d with %s (%d operations)",
+                self.owner,
+                self.count,
+                self.backend,
+                ops,
+            )
+            if self.verbosity >= 1:
+                for line in self.op_lines(gm):
+                    logger.info("%s:   %s", self.owner, line)
+        if self.backend == "inductor":
+            from torch._inductor.compile_fx import compile_fx
+
+            return compile_fx(gm, example_inputs, config_patches=self.options or None)
+        from torch._dynamo import lookup_backend
+
+        return lookup_backend(self.backend)(gm, example_inputs)
+
+    def op_lines(self, gm: torch.fx.GraphModule) -> Iterator[str]:
+        """One line per operation: module path, target, output shape, user source lines."""
+        for node in gm.graph.nodes:
+            if node.op not in ("call_function", "call_method", "call_module"):
+                continue
+            stack = node.meta.get("nn_module_stack") or {}
+            path = _module_path(stack)
+            value = node.meta.get("example_value")
+            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else ""
+            where = user_frames(
+                node.meta.get("stack_trace"),
+                depth=self.max_py_stack_depth,
+                only_user=self.only_user_py_stack,
+            )
+            target = getattr(node.target, "__name__", str(node.target))
+            yield f"{path or '-'}: {target} {list(shape) if shape != '' else ''} {' < '.join(where)}".rstrip()
+
+    def ops_by_module(self) -> dict[str, list[str]]:
+        """Operation lines of every compiled graph, by the registered module they run in
+        (``-`` for operations of ``build`` itself)."""
+        out: dict[str, list[str]] = {}
+        for gm in self.graphs:
+            for line in self.op_lines(gm):
+                path, _, rest = line.partition(": ")
+                top = path.split(".", 1)[0]
+                out.setdefault(top, []).append(rest if top == "-" else f"{path}: {rest}")
+        return out
+
+
+def _module_path(stack: Mapping[str, Any]) -> str:
+    """The innermost module path of a node, relative to the graph (``model.fc``)."""
+    if not stack:
+        return ""
+    path = str(list(stack.values())[-1][0])
+    for prefix in ("L['self'].", "L['self']"):
+        if path.startswith(prefix):
+            path = path[len(prefix) :]
+    return path.replace("_handle.module.", "").replace("__dict__['", "").replace("']", "")
+
+
+_DYNAMIC_KINDS = ("Batch", "Time", "Sequence")
+
+
+def dynamic_axes(
+    build: Callable[..., Any],
+    modules: Mapping[str, torch.nn.Module],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+) -> dict[str, tuple[int, ...]]:
+    """Parameter name of ``build`` -> the axes to mark dynamic: those its neural type (the
+    input port of that name on a registered module) declares Batch, Time or Sequence."""
+    ports: dict[str, Any] = {}
+    for module in modules.values():
+        for sub in module.modules():
+            for name, spec in (getattr(sub, "input_ports", None) or {}).items():
+                ports.setdefault(name, spec)
+    try:
+        bound = inspect.signature(build).bind(*args, **kwargs)
+    except TypeError:
+        return {}
+    out: dict[str, tuple[int, ...]] = {}
+    for name, value in bound.arguments.items():
+        spec = ports.get(name)
+        if (
+            spec is None
+            or not isinstance(value, torch.Tensor)
+            or getattr(spec, "axes", None) is None
+        ):
+            continue
+        axes = tuple(
+            i for i, ax in enumerate(spec.axes) if ax.kind.name in _DYNAMIC_KINDS and i < value.ndim
+        )
+        if axes:
+            out[name] = axes
+    return out
+
+
+def mark_dynamic(
+    build: Callable[..., Any],
+    axes: Mapping[str, tuple[int, ...]],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+) -> None:
+    """Mark those axes of this call's tensors dynamic (``torch._dynamo.mark_dynamic``)."""
+    if not axes:
+        return
+    bound = inspect.signature(build).bind(*args, **kwargs)
+    for name, dims in axes.items():
+        value = bound.arguments.get(name)
+        if isinstance(value, torch.Tensor):
+            for dim in dims:
+                if value.shape[dim] > 1:  # a size-1 axis is specialised by dynamo anyway
+                    torch._dynamo.mark_dynamic(value, dim)
