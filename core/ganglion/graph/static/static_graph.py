@@ -346,6 +346,15 @@ class StaticGraph:
             return 0
         return self._log.count - self._first_call_compiles
 
+    def verify(self, *args: Any, rtol: float = 1e-5, atol: float = 1e-6, **kwargs: Any) -> Any:
+        """Run ``build`` eagerly and compiled on the same inputs, side by side, and return a
+        :class:`~ganglion.graph.static.verify.VerifyReport`: the largest absolute and relative
+        divergence per output (and, for a training graph, per unscaled parameter gradient).
+        Weights, buffers, gradients, random state and optimizers are left as they were."""
+        from ganglion.graph.static.verify import verify
+
+        return verify(self, args, kwargs, rtol=rtol, atol=atol)
+
     def debug(
         self, v_level: int = 0, *, max_py_stack_depth: int = 2, only_user_py_stack: bool = True
     ) -> None:
