@@ -36,6 +36,6 @@ if .venv/bin/python -m pip show -q ganglion >/dev/null 2>&1; then
     .venv/bin/python -m pip uninstall -y -q ganglion
 fi
 .venv/bin/python -m pip install -q \
-    -e ".[examples]" -e plugins/optim -e plugins/asr -e plugins/nlp -e plugins/tts \
+    -e ".[examples,export]" -e plugins/optim -e plugins/asr -e plugins/nlp -e plugins/tts \
     "tox>=4.11" "pytest>=8" "ruff>=0.6"
 echo "==> ready: $(.venv/bin/ganglion --version | tr '\n' ' ')"

@@ -38,6 +38,10 @@ _LAZY: dict[str, str] = {
     "GraphWiringError": "ganglion.graph.errors:GraphWiringError",
     "GraphFrozenError": "ganglion.graph.errors:GraphFrozenError",
     "GraphCheckpointError": "ganglion.graph.errors:GraphCheckpointError",
+    "ops": "ganglion.graph.ops:ops",
+    "OpView": "ganglion.graph.ops:OpView",
+    "export": "ganglion.graph.export:export",
+    "ExportError": "ganglion.graph.export:ExportError",
 }
 
 __all__ = list(_LAZY)
