@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -14,6 +15,24 @@ import torch
 __all__ = ["CompileLog", "dynamic_axes", "mark_dynamic", "user_frames"]
 
 logger = logging.getLogger("ganglion.graph.static")
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is logged (not the stream at the
+    time debugging was turned on), so redirections such as pytest's capture still see it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
 
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
 _GANGLION_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -51,10 +70,17 @@ class CompileLog:
         self.verbosity = -1
         self.max_py_stack_depth = 2
         self.only_user_py_stack = True
+        from torch._dynamo.utils import guard_failures
+
+        self._seen_failures = {code: len(r) for code, r in guard_failures.items()}
 
     def __call__(self, gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., Any]:
         self.count += 1
         self.graphs.append(gm)
+        reasons = self._recompile_reasons()
+        if self.verbosity >= 1:
+            for reason in reasons:
+                logger.info("%s: recompiling %s", self.owner, reason)
         if self.verbosity >= 0:
             ops = sum(
                 1 for n in gm.graph.nodes if n.op in ("call_function", "call_method", "call_module")
@@ -69,6 +95,8 @@ class CompileLog:
             if self.verbosity >= 1:
                 for line in self.op_lines(gm):
                     logger.info("%s:   %s", self.owner, line)
+            if self.verbosity >= 2:
+                logger.info("%s: graph %d code:\n%s", self.owner, self.count, gm.code.strip())
         if self.backend == "inductor":
             from torch._inductor.compile_fx import compile_fx
 
@@ -76,6 +104,25 @@ class CompileLog:
         from torch._dynamo import lookup_backend
 
         return lookup_backend(self.backend)(gm, example_inputs)
+
+    def _recompile_reasons(self) -> list[str]:
+        """Why dynamo compiles this frame again: the guards of its earlier graphs that failed
+        (``torch._dynamo``'s record of guard failures, read since the last compile)."""
+        from torch._dynamo.utils import guard_failures
+
+        compile_id = torch._guards.CompileContext.current_compile_id()
+        frame = getattr(compile_id, "frame_id", None)
+        out = []
+        for code, reasons in list(guard_failures.items()):
+            new = reasons[self._seen_failures.get(code, 0) :]
+            self._seen_failures[code] = len(reasons)
+            if not getattr(compile_id, "frame_compile_id", None):
+                continue  # a first compile of this frame: nothing failed
+            where = f"{code.co_name} ({code.co_filename}:{code.co_firstlineno})"
+            for reason in new:
+                if reason.startswith(f"{frame}/"):
+                    out.append(f"{where}: {reason.partition(': ')[2] or reason}")
+        return out
 
     def op_lines(self, gm: torch.fx.GraphModule) -> Iterator[str]:
         """One line per operation: module path, target, output shape, user source lines."""
@@ -92,7 +139,7 @@ class CompileLog:
                 only_user=self.only_user_py_stack,
             )
             target = getattr(node.target, "__name__", str(node.target))
-            yield f"{path or '-'}: {target} {list(shape) if shape != '' else ''} {' < '.join(where)}".rstrip()
+            yield f"{path or '-'}: {target} {list(shape) if shape != '' else ''} {' < '.join(reversed(where))}".rstrip()
 
     def ops_by_module(self) -> dict[str, list[str]]:
         """Operation lines of every compiled graph, by the registered module they run in

@@ -208,6 +208,9 @@ class StaticGraph:
         options = config.inductor_options() if config.backend == "inductor" else {}
         log = CompileLog(config.backend, options, self.name)
         log.verbosity = self._debug_level
+        log.max_py_stack_depth, log.only_user_py_stack = self.__dict__.get(
+            "_debug_stack", (2, True)
+        )
         self.__dict__["_log"] = log
         self.__dict__["_dynamic"] = dynamic_axes(self.build, self._modules, args, kwargs)
         self.__dict__["_compiled"] = torch.compile(self.build, backend=log)
@@ -362,22 +365,21 @@ class StaticGraph:
         and recompilations with their reasons and the user source lines of each operation,
         2 also the generated graph code; ``debug(-1)`` turns it off."""
         level = int(v_level)
+        traced_breaks = self._debug_level >= 1
         self.__dict__["_debug_level"] = level
+        self.__dict__["_debug_stack"] = (int(max_py_stack_depth), bool(only_user_py_stack))
         if self._log is not None:
             self._log.verbosity = level
             self._log.max_py_stack_depth = max_py_stack_depth
             self._log.only_user_py_stack = only_user_py_stack
-        from ganglion.graph.static.compiling import logger
+        from ganglion.graph.static.compiling import StderrHandler, logger
 
-        if level >= 0:
-            if not logger.handlers:
-                logger.addHandler(logging.StreamHandler())
+        if level >= 0:  # each graph's CompileLog decides what it logs; the logger stays open
+            if not any(isinstance(h, StderrHandler) for h in logger.handlers):
+                logger.addHandler(StderrHandler())
             logger.setLevel(logging.INFO)
-        else:
-            logger.setLevel(logging.WARNING)
-        torch._logging.set_logs(
-            graph_breaks=level >= 1, recompiles=level >= 1, graph_code=level >= 2
-        )
+        if level >= 1 or traced_breaks:  # torch's graph-break log; set_logs resets the others
+            torch._logging.set_logs(graph_breaks=level >= 1)
 
     def __repr__(self) -> str:
         lines = [
