@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import operator
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -124,11 +125,20 @@ class CompileLog:
                     out.append(f"{where}: {reason.partition(': ')[2] or reason}")
         return out
 
-    def op_lines(self, gm: torch.fx.GraphModule) -> Iterator[str]:
-        """One line per operation: module path, target, output shape, user source lines."""
+    def op_lines(self, gm: torch.fx.GraphModule, *, recomputed: bool = False) -> Iterator[str]:
+        """One line per operation: module path, target, output shape, user source lines; the
+        operations inside a higher-order op (an activation checkpoint's body) are listed in its
+        place, those that backward recomputes marked ``[recomputed]``."""
         for node in gm.graph.nodes:
             if node.op not in ("call_function", "call_method", "call_module"):
                 continue
+            body = _hop_body(gm, node)
+            if body is not None:
+                name = getattr(node.target, "__name__", str(node.target))
+                yield from self.op_lines(body, recomputed=recomputed or "checkpoint" in name)
+                continue
+            if node.target is operator.getitem and _hop_body(gm, node.args[0]) is not None:
+                continue  # unpacking a higher-order op's outputs
             stack = node.meta.get("nn_module_stack") or {}
             path = _module_path(stack)
             value = node.meta.get("example_value")
@@ -139,7 +149,11 @@ class CompileLog:
                 only_user=self.only_user_py_stack,
             )
             target = getattr(node.target, "__name__", str(node.target))
-            yield f"{path or '-'}: {target} {list(shape) if shape != '' else ''} {' < '.join(reversed(where))}".rstrip()
+            mark = " [recomputed]" if recomputed else ""
+            yield (
+                f"{path or '-'}: {target} {list(shape) if shape != '' else ''} {' < '.join(reversed(where))}".rstrip()
+                + mark
+            )
 
     def ops_by_module(self) -> dict[str, list[str]]:
         """Operation lines of every compiled graph, by the registered module they run in
@@ -151,6 +165,45 @@ class CompileLog:
                 top = path.split(".", 1)[0]
                 out.setdefault(top, []).append(rest if top == "-" else f"{path}: {rest}")
         return out
+
+
+def _hop_body(gm: torch.fx.GraphModule, node: Any) -> torch.fx.GraphModule | None:
+    """The subgraph a higher-order op node (``tag_activation_checkpoint``, ``wrap``) runs."""
+    if not (
+        isinstance(node, torch.fx.Node)
+        and isinstance(node.target, torch._ops.HigherOrderOperator)
+        and node.args
+        and isinstance(node.args[0], torch.fx.Node)
+        and node.args[0].op == "get_attr"
+    ):
+        return None
+    body = getattr(gm, str(node.args[0].target), None)
+    return body if isinstance(body, torch.fx.GraphModule) else None
+
+
+def describe(value: Any) -> Any:
+    """``value`` with each tensor replaced by its shape and dtype (kept for ``repr``: no
+    reference to the tensors themselves)."""
+    if isinstance(value, torch.Tensor):
+        return _TensorInfo(tuple(value.shape), str(value.dtype).removeprefix("torch."))
+    if isinstance(value, tuple):
+        items = [describe(v) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    if isinstance(value, list):
+        return [describe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: describe(v) for k, v in value.items()}
+    return value
+
+
+class _TensorInfo:
+    __slots__ = ("dtype", "shape")
+
+    def __init__(self, shape: tuple[int, ...], dtype: str) -> None:
+        self.shape, self.dtype = shape, dtype
+
+    def __repr__(self) -> str:
+        return f"tensor{list(self.shape)} {self.dtype}"
 
 
 def _module_path(stack: Mapping[str, Any]) -> str:

@@ -176,6 +176,9 @@ class StaticGraph:
                     out = self._compiled(*args, **kwargs)
         if first:
             self.__dict__["_first_call_compiles"] = self._log.count
+        from ganglion.graph.static.compiling import describe
+
+        self.__dict__["_last_call"] = (describe(args), describe(kwargs), describe(out))
         return out
 
     def _autocast(self) -> Any:
@@ -399,10 +402,22 @@ class StaticGraph:
                 f"{'; ' + detail if detail else ''})"
             )
             for op in ops.get(name, []):
-                mark = " [recomputed]" if self._handles[name].activation_checkpointing else ""
-                lines.append(f"    {op}{mark}")
+                lines.append(f"    {op}")  # ops in a checkpointed region end in [recomputed]
         for op in ops.get("-", []):
             lines.append(f"  (BUILD) {op}")
+        last = self.__dict__.get("_last_call")
+        if last is not None:
+            import inspect
+
+            try:
+                bound = inspect.signature(self.build).bind(*last[0], **last[1]).arguments
+                given = ", ".join(f"{k}={v!r}" for k, v in bound.items())
+            except TypeError:
+                given = ", ".join(
+                    [repr(a) for a in last[0]] + [f"{k}={v!r}" for k, v in last[1].items()]
+                )
+            lines.append(f"  (INPUTS of the last call: {given})")
+            lines.append(f"  (OUTPUTS of the last call: {last[2]!r})")
         if self._log is not None:
             lines.append(f"  ({self._log.count} graph(s) compiled, {self.recompiles} recompile(s))")
         return "\n".join(lines)

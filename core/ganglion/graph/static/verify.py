@@ -163,7 +163,7 @@ def verify(
         with graph._autocast():
             if training:
                 factor = torch.tensor(scale / steps, device=graph._device())
-                with BackwardScaling(factor):
+                with getattr(graph, "_scaling", BackwardScaling)(factor):
                     for margs, mkwargs in micro:
                         outs.append(step(*margs, **mkwargs))
             else:
