@@ -8,12 +8,13 @@ import logging
 import operator
 import os
 import sys
+import types
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import torch
 
-__all__ = ["CompileLog", "dynamic_axes", "mark_dynamic", "user_frames"]
+__all__ = ["CompileLog", "dynamic_axes", "mark_dynamic", "own_code", "own_function", "user_frames"]
 
 logger = logging.getLogger("ganglion.graph.static")
 
@@ -215,6 +216,34 @@ def _module_path(stack: Mapping[str, Any]) -> str:
         if path.startswith(prefix):
             path = path[len(prefix) :]
     return path.replace("_handle.module.", "").replace("__dict__['", "").replace("']", "")
+
+
+def own_code(method: Any) -> Any:
+    """``method`` (a bound ``build``) running a private copy of its code object.
+
+    Dynamo keeps its compiled graphs on the code object and stops compiling a code object
+    after ``torch._dynamo.config.recompile_limit`` (8) entries; every graph instance has its own
+    backend, so without a copy the ninth instance of one ``StaticGraph`` subclass would run
+    eagerly without a word, and instances would count each other's compiles.
+    """
+    return types.MethodType(own_function(method.__func__), method.__self__)
+
+
+def own_function(func: Any) -> Any:
+    """A copy of the function ``func`` with a code object of its own (see :func:`own_code`)."""
+    copy = types.FunctionType(
+        func.__code__.replace(),
+        func.__globals__,
+        func.__name__,
+        func.__defaults__,
+        func.__closure__,
+    )
+    copy.__kwdefaults__ = func.__kwdefaults__
+    copy.__qualname__ = func.__qualname__
+    copy.__module__ = func.__module__
+    copy.__doc__ = func.__doc__
+    copy.__dict__.update(func.__dict__)
+    return copy
 
 
 _DYNAMIC_KINDS = ("Batch", "Time", "Sequence")

@@ -36,6 +36,17 @@ class BackwardScaling(TorchFunctionMode):
             return func(loss, *args[1:], **kwargs)
         return func(*args, **kwargs)
 
+    @classmethod
+    def private(cls) -> type[BackwardScaling]:
+        """A subclass for one graph: its ``__torch_function__`` has a code object of its own.
+        The ``backward`` call breaks the graph inside it, so dynamo compiles that frame with
+        the graph's backend; shared by every graph it would stop compiling after 8 graphs."""
+        from ganglion.graph.static.compiling import own_function
+
+        return type(
+            cls.__name__, (cls,), {"__torch_function__": own_function(cls.__torch_function__)}
+        )
+
 
 class StaticGradScaler(torch.amp.GradScaler):
     """A loss scaler whose scale never changes (OneFlow's ``StaticGradScaler``): steps with

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from ganglion.graph.errors import GraphError
-from ganglion.graph.static.compiling import CompileLog, dynamic_axes, mark_dynamic
+from ganglion.graph.static.compiling import CompileLog, dynamic_axes, mark_dynamic, own_code
 from ganglion.graph.static.config import GraphConfig
 from ganglion.graph.static.graph_module import GraphModule, ModuleProxy
 from ganglion.graph.static.scaling import BackwardScaling
@@ -65,6 +65,7 @@ class StaticGraph:
         state["_optimizers"] = []
         state["_grad_scaler"] = None
         state["_compiled"] = None
+        state["_scaling"] = BackwardScaling
         state["_log"] = None
         state["_first_call_compiles"] = None
         state["_dynamic"] = {}
@@ -92,6 +93,16 @@ class StaticGraph:
                 f"{self.name}: {name!r} is a module of the graph; it cannot be replaced"
             )
         object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        # reached only when an attribute is missing: without super().__init__() every piece of
+        # the graph's state is (a clear error, not an AttributeError on a private name)
+        if "_modules" not in self.__dict__ and not name.startswith("__"):
+            raise GraphError(
+                f"{type(self).__name__}: call super().__init__() first in __init__ "
+                f"(StaticGraph's state is missing: {name!r})"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def graph_module(self, name: str) -> GraphModule:
         """The per-module options of the module registered as ``name``."""
@@ -216,7 +227,8 @@ class StaticGraph:
         )
         self.__dict__["_log"] = log
         self.__dict__["_dynamic"] = dynamic_axes(self.build, self._modules, args, kwargs)
-        self.__dict__["_compiled"] = torch.compile(self.build, backend=log)
+        self.__dict__["_compiled"] = torch.compile(own_code(self.build), backend=log)
+        self.__dict__["_scaling"] = BackwardScaling.private()
 
     def _apply_zero(self) -> None:
         import torch.distributed as dist
@@ -255,7 +267,7 @@ class StaticGraph:
         if scaler is not None:
             factor = scaler.scale(factor)
         losses = []
-        with BackwardScaling(factor) as scaling:
+        with self._scaling(factor) as scaling:
             for margs, mkwargs in micro:
                 loss = self._compiled(*margs, **mkwargs)
                 if not isinstance(loss, torch.Tensor):
