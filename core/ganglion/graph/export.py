@@ -115,13 +115,16 @@ def export(
     dynamic: bool = True,
     rtol: float = 1e-4,
     atol: float = 1e-5,
+    metadata: dict[str, str] | None = None,
     verbose: bool = True,
 ) -> ExportReport:
     """Export ``obj`` to ``path`` as ONNX (``format="onnx"``) or torch.export's ``.pt2``
     (``format="torch"``), checked against eager first (see the module docstring).
 
     ``format`` defaults to the path's suffix (``.onnx``, ``.pt2``), else ``"onnx"``.
-    Returns the :class:`ExportReport` (printed too unless ``verbose=False``).
+    ``metadata`` (strings) is stored in the file: ONNX ``metadata_props``, or
+    ``metadata.json`` among the ``.pt2``'s extra files. Returns the :class:`ExportReport`
+    (printed too unless ``verbose=False``).
     """
     path = Path(path)
     if format is None:
@@ -134,7 +137,7 @@ def export(
     try:
         with torch.no_grad():
             traced = trace(obj, args, kwargs, dynamic=dynamic)
-            data, runner = _serialise(traced, format)
+            data, runner = _serialise(traced, format, dict(metadata or {}))
             report = ExportReport(
                 path, format, traced.what, _axes_of(traced.dynamic_shapes), rtol=rtol, atol=atol
             )
@@ -191,11 +194,14 @@ def _eval_mode(obj: Any) -> list[tuple[torch.nn.Module, bool]]:
 
 
 # -- serialising and running what is written --------------------------------------------
-def _serialise(traced: Traced, format: str) -> tuple[bytes, Any]:
+def _serialise(traced: Traced, format: str, metadata: dict[str, str]) -> tuple[bytes, Any]:
     """The file's bytes and a function running them on inputs by name (flat outputs)."""
     if format == "torch":
+        import json
+
         buffer = io.BytesIO()
-        torch.export.save(traced.program, buffer)
+        extra = {"metadata.json": json.dumps(metadata, sort_keys=True)} if metadata else None
+        torch.export.save(traced.program, buffer, extra_files=extra)
         data = buffer.getvalue()
         loaded = torch.export.load(io.BytesIO(data)).module()
 
@@ -204,10 +210,10 @@ def _serialise(traced: Traced, format: str) -> tuple[bytes, Any]:
             return _flat(loaded(*args, **kwargs))
 
         return data, run_pt2
-    return _serialise_onnx(traced)
+    return _serialise_onnx(traced, metadata)
 
 
-def _serialise_onnx(traced: Traced) -> tuple[bytes, Any]:
+def _serialise_onnx(traced: Traced, metadata: dict[str, str]) -> tuple[bytes, Any]:
     import warnings
 
     import onnxruntime
@@ -224,7 +230,11 @@ def _serialise_onnx(traced: Traced) -> tuple[bytes, Any]:
                 f"torch.onnx could not convert {traced.what}: {type(exc).__name__}: "
                 f"{_first_line(exc)}"
             ) from exc
-    data = program.model_proto.SerializeToString()
+    proto = program.model_proto
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = str(key), str(value)
+    data = proto.SerializeToString()
     session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
     feeds = [i.name for i in session.get_inputs()]
 

@@ -5,7 +5,10 @@ Sub-commands:
 * ``synth-digits OUT`` — synthesise a spoken-digit corpus with espeak-ng;
 * ``convert FORMAT SOURCE MANIFEST`` — LibriSpeech / Common Voice / wav+txt folder to manifest;
 * ``transcribe MODEL AUDIO...`` — transcribe audio files (or a manifest) with a ``.ganglion``
-  model, printing the WER when the manifest has reference transcripts.
+  model, printing the WER when the manifest has reference transcripts;
+* ``export ARCHIVE OUT.onnx`` — the CTC model, preprocessor included, as ONNX (checked
+  against PyTorch first); ``--check MANIFEST`` transcribes a manifest with ONNX Runtime and
+  prints its WER beside the archive's.
 
 Each sub-command imports what it needs only when it runs, so ``--help`` is instant.
 """
@@ -302,6 +305,67 @@ def _run_transcribe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export a .ganglion CTC model to ONNX (needs the export extra)",
+        description="Export the whole CTC model -- mel-spectrogram preprocessor, encoder and "
+        "decoder -- to one ONNX file taking raw audio (input_signal [batch, samples] float32 "
+        "at the model's sample rate, input_signal_length [batch] int64; batch and length "
+        "dynamic) and returning outputs (log-probabilities), encoded_lengths and "
+        "greedy_predictions; labels and sample rate are in the file's metadata. ONNX Runtime "
+        "must match PyTorch within --rtol/--atol on two batch/length sizes, else nothing is "
+        "written. Needs: pip install 'ganglion-core[export]'.",
+    )
+    p.add_argument("model", type=Path, help="a .ganglion model archive (EncDecCTCModel)")
+    p.add_argument("output", type=Path, help="the .onnx file to write")
+    p.add_argument(
+        "--check",
+        type=Path,
+        metavar="MANIFEST",
+        help="then transcribe this manifest with ONNX Runtime and with the archive, printing "
+        "both WERs and how many transcripts differ",
+    )
+    p.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance of the check")
+    p.add_argument("--atol", type=float, default=1e-4, help="absolute tolerance of the check")
+    p.add_argument("--batch-size", type=_positive_int, default=16, help="for --check")
+    p.set_defaults(run=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    check_output_path(args.output, "OUT")
+    if not args.model.is_file():
+        what = "a directory" if args.model.is_dir() else "no such file"
+        raise GanglionError(f"model {args.model}: {what}; give a .ganglion model archive")
+    entries = []
+    if args.check is not None:
+        from ganglion_asr.data.manifest import read_manifest
+
+        entries = read_manifest(args.check)
+    from ganglion.graph.export import require_packages
+
+    require_packages("onnx")
+    from ganglion_asr.models import EncDecCTCModel
+    from ganglion_asr.onnx_export import OnnxCTCTranscriber, export_ctc_model
+
+    model = EncDecCTCModel.restore_from(str(args.model), map_location="cpu")
+    export_ctc_model(model, args.output, rtol=args.rtol, atol=args.atol)
+    if args.check is not None:
+        from ganglion_asr.metrics import error_rates
+
+        refs = [e.text for e in entries]
+        onnx_hyps = OnnxCTCTranscriber(args.output).transcribe(entries, args.batch_size)
+        torch_hyps = model.transcribe(entries, batch_size=args.batch_size)
+        onnx_wer, _ = error_rates(onnx_hyps, refs)
+        torch_wer, _ = error_rates(torch_hyps, refs)
+        differ = sum(a != b for a, b in zip(onnx_hyps, torch_hyps))
+        print(
+            f"{args.check}: {len(entries)} utterances, WER ONNX Runtime {onnx_wer:.2%}, "
+            f"archive {torch_wer:.2%}; {differ} transcript(s) differ"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``ganglion-asr`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -311,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_synth(sub)
     _add_convert(sub)
     _add_transcribe(sub)
+    _add_export(sub)
     return parser
 
 

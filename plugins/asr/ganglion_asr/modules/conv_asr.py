@@ -216,7 +216,13 @@ class DepthwiseConv1d(nn.Conv1d):
         self._span = dilation * (kernel - 1) + 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.stride[0] == 1 and self._span >= self.fft_min_span:
+        # torch.export (and so ONNX) traces the direct convolution: the FFT path sizes its
+        # transform from the length in Python, which a dynamic time axis does not allow
+        if (
+            self.stride[0] == 1
+            and self._span >= self.fft_min_span
+            and not torch.compiler.is_exporting()
+        ):
             with torch.autocast(x.device.type, enabled=False):
                 return fft_depthwise_conv1d(x, self.weight, self.padding[0], self.dilation[0])
         return super().forward(x)
