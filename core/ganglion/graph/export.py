@@ -136,7 +136,12 @@ def export(
     target_modes = _eval_mode(obj)
     try:
         with torch.no_grad():
-            traced = trace(obj, args, kwargs, dynamic=dynamic)
+            try:
+                traced = trace(obj, args, kwargs, dynamic=dynamic)
+            except ExportError:
+                raise
+            except GraphError as exc:
+                raise ExportError(f"{exc}; nothing was written to {path}") from exc
             data, runner = _serialise(traced, format, dict(metadata or {}))
             report = ExportReport(
                 path, format, traced.what, _axes_of(traced.dynamic_shapes), rtol=rtol, atol=atol

@@ -324,7 +324,12 @@ class _NamedInputs(torch.nn.Module):
         object.__setattr__(self, "_names", tuple(names))
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return self._wrapped.forward(**dict(zip(self._names, args)), **kwargs)
+        result = self._wrapped.forward(**dict(zip(self._names, args)), **kwargs)
+        if isinstance(result, tuple) and hasattr(result, "_fields"):
+            # a graph's named tuple of outputs: a plain tuple, which .pt2 files can hold
+            # (the names are the output ports')
+            return tuple(result)
+        return result
 
 
 def _named_view(module: torch.nn.Module, names: list[str]) -> torch.nn.Module:
@@ -459,7 +464,8 @@ def trace(
     shapes = dynamic_shapes_for(inputs, input_types) if dynamic else None
     if shapes is not None and all(v is None for v in shapes.values()):
         shapes = None
-    positional = positional_count(module, list(inputs))
+    # a graph takes its inputs by name (so does its program); others as their forward does
+    positional = 0 if isinstance(module, _NamedInputs) else positional_count(module, list(inputs))
     names = list(inputs)
     args = tuple(inputs[n] for n in names[:positional])
     kwargs = {n: inputs[n] for n in names[positional:]}
