@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine for ganglion: system packages (espeak-ng, sox, libsndfile) and a
+# Sets up a fresh machine for ganglion: system packages (espeak-ng, sox, libsndfile, g++) and a
 # virtual environment in .venv with the core, all four plugins and tox, CPU torch pinned.
 # Idempotent: safe to run again.
 set -euo pipefail
@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 command -v sox >/dev/null || need_apt+=(sox)
+# torch.compile's CPU backend (inductor) compiles the C++ it generates with g++
+command -v g++ >/dev/null || need_apt+=(g++)
 # grep -q would quit at the first match and ldconfig, writing on, get SIGPIPE (141 under
 # pipefail): the library would look missing
 ldconfig -p 2>/dev/null | grep libsndfile >/dev/null || need_apt+=(libsndfile1)

@@ -7,6 +7,7 @@ runs the real CPU backend ``inductor`` within a tolerance.
 from __future__ import annotations
 
 import copy
+import re
 import time
 import warnings
 from collections import namedtuple
@@ -186,6 +187,84 @@ def test_core_registry_optimizer_and_scheduler_equal_eager(ganglion_plugins_isol
     _assert_same_weights(graph_model, eager_model)
     assert gopt.param_groups[0]["lr"] == pytest.approx(0.02 * 0.7**4)
     assert g.recompiles == 0
+
+
+# the arguments some registered schedulers require (the rest have defaults)
+_SCHEDULER_ARGS = {
+    "CyclicLR": {"base_lr": 0.01, "max_lr": 0.05, "step_size_up": 2},
+    "ExponentialLR": {"gamma": 0.8},
+    "NoamAnnealing": {"d_model": 16},
+    "StepLR": {"step_size": 1, "gamma": 0.5},
+    "ReduceLROnPlateau": {"patience": 0, "factor": 0.5},
+}
+
+
+def test_every_registered_optimizer_and_scheduler_trains_like_eager(ganglion_plugins):
+    """Whatever the registries hold (torch's, ganglion-optim's when installed): the graph's
+    step equals eager's, learning rates included, and a changing rate never recompiles."""
+    import ganglion
+    from ganglion.optim import build_optimization
+
+    cases = [{"name": e.name, "lr": 0.05} for e in ganglion.get_registry("optimizers")]
+    cases += [
+        {
+            "name": "sgd",
+            "lr": 0.05,
+            "momentum": 0.9,
+            "sched": {"name": e.name, "max_steps": 4} | _SCHEDULER_ARGS.get(e.name, {}),
+        }
+        for e in ganglion.get_registry("schedulers")
+    ]
+    batches = _batches(2, batch=4)
+    batches = batches + [(x, y + 5.0) for x, y in batches]  # the loss rises: plateaus react
+    for cfg in cases:
+        what = cfg.get("sched", cfg)["name"]
+        torch.manual_seed(0)
+        graph_model = torch.nn.Linear(4, 1)  # one layer: each case compiles a graph
+        eager_model = copy.deepcopy(graph_model)
+        gopt, gsch = build_optimization(graph_model, cfg, key=what)
+        eopt, esch = build_optimization(eager_model, cfg, key=what)
+        gsch, esch = (gsch or {}).get("scheduler"), (esch or {}).get("scheduler")
+        g = Train(graph_model, gopt, gsch, backend="eager")  # dynamo alone: quicker to compile
+        lrs = set()
+        for x, y in batches:
+            loss = g(x, y)
+            expected = F.mse_loss(eager_model(x), y)
+            expected.backward()
+            eopt.step()
+            eopt.zero_grad()
+            if isinstance(esch, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                esch.step(float(expected))  # the graph steps a plateau with the step's loss
+            elif esch is not None:
+                esch.step()
+            assert torch.equal(loss, expected.detach()), what
+            assert gopt.param_groups[0]["lr"] == eopt.param_groups[0]["lr"], what
+            lrs.add(gopt.param_groups[0]["lr"])
+        _assert_same_weights(graph_model, eager_model)
+        assert g.recompiles == 0, what
+        if gsch is not None:
+            assert len(lrs) > 1, f"{what}: the learning rate never changed"
+
+
+def _compiled_graphs(g: StaticGraph) -> int:
+    match = re.search(r"\((\d+) graph\(s\) compiled", repr(g))
+    assert match, repr(g)
+    return int(match.group(1))
+
+
+def test_every_instance_of_a_graph_class_is_compiled():
+    """Dynamo stops compiling one code object after 8 entries: each graph compiles its own
+    copy of build (and of the backward scaling), so the ninth graph of a class is compiled
+    too, and graphs do not count each other's compiles."""
+    counts = []
+    for _ in range(9):
+        model = torch.nn.Linear(2, 1)
+        g = Train(model, torch.optim.SGD(model.parameters(), lr=0.1), backend="eager")
+        g(torch.randn(4, 2), torch.randn(4, 1))
+        g(torch.randn(4, 2), torch.randn(4, 1))
+        counts.append(_compiled_graphs(g))
+        assert g.recompiles == 0
+    assert counts[0] > 0 and counts == [counts[0]] * 9
 
 
 # -- gradient accumulation ---------------------------------------------------------------------

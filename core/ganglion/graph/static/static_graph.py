@@ -139,7 +139,8 @@ class StaticGraph:
     def add_optimizer(self, optimizer: torch.optim.Optimizer, *, lr_sch: Any = None) -> None:
         """Train with ``optimizer`` (and step ``lr_sch`` after it): ``build`` then calls
         ``loss.backward()`` and returns the loss. Param groups may set ``clip_grad_max_norm``
-        and ``clip_grad_norm_type``."""
+        and ``clip_grad_norm_type``. A ``ReduceLROnPlateau`` is stepped with the step's loss
+        (the mean over micro-batches)."""
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise GraphError(
                 f"{self.name}.add_optimizer: expected a torch.optim.Optimizer, got "
@@ -297,7 +298,9 @@ class StaticGraph:
         if scaler is not None:
             scaler.update()
         for _, scheduler in self._optimizers:
-            if scheduler is not None:
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(float(torch.stack(losses).mean()))  # its metric: this step's loss
+            elif scheduler is not None:
                 scheduler.step()
         self.__dict__["train_step"] = self.train_step + 1
         return torch.stack(losses) if steps > 1 else losses[0]
