@@ -199,9 +199,26 @@ _SCHEDULER_ARGS = {
 }
 
 
+class Ensemble(StaticGraph):
+    """One graph, several optimizers: model ``i`` is trained by optimizer ``i``."""
+
+    def __init__(self, models, optimizers):
+        super().__init__()
+        self.models = models
+        for optimizer, scheduler in optimizers:
+            self.add_optimizer(optimizer, lr_sch=scheduler)
+        self.config.set_backend("aot_eager")
+
+    def build(self, x, y):
+        loss = sum(F.mse_loss(m(x), y) for m in self.models)
+        loss.backward()
+        return loss
+
+
 def test_every_registered_optimizer_and_scheduler_trains_like_eager(ganglion_plugins):
-    """Whatever the registries hold (torch's, ganglion-optim's when installed): the graph's
-    step equals eager's, learning rates included, and a changing rate never recompiles."""
+    """Whatever the registries hold (torch's, ganglion-optim's when installed), all in one
+    graph with an optimizer each: the graph's step equals eager's, learning rates included,
+    and the changing rates never recompile."""
     import ganglion
     from ganglion.optim import build_optimization
 
@@ -215,35 +232,47 @@ def test_every_registered_optimizer_and_scheduler_trains_like_eager(ganglion_plu
         }
         for e in ganglion.get_registry("schedulers")
     ]
+    names = [cfg.get("sched", cfg)["name"] for cfg in cases]
+    torch.manual_seed(0)
+    graph_models = torch.nn.ModuleList(torch.nn.Linear(4, 1) for _ in cases)
+    eager_models = copy.deepcopy(graph_models)
+
+    def build(models):
+        out = []
+        for model, cfg, name in zip(models, cases, names):
+            optimizer, scheduler = build_optimization(model, cfg, key=name)
+            out.append((optimizer, (scheduler or {}).get("scheduler")))
+        return out
+
+    graph_opts, eager_opts = build(graph_models), build(eager_models)
+    g = Ensemble(graph_models, graph_opts)
     batches = _batches(2, batch=4)
     batches = batches + [(x, y + 5.0) for x, y in batches]  # the loss rises: plateaus react
-    for cfg in cases:
-        what = cfg.get("sched", cfg)["name"]
-        torch.manual_seed(0)
-        graph_model = torch.nn.Linear(4, 1)  # one layer: each case compiles a graph
-        eager_model = copy.deepcopy(graph_model)
-        gopt, gsch = build_optimization(graph_model, cfg, key=what)
-        eopt, esch = build_optimization(eager_model, cfg, key=what)
-        gsch, esch = (gsch or {}).get("scheduler"), (esch or {}).get("scheduler")
-        g = Train(graph_model, gopt, gsch, backend="eager")  # dynamo alone: quicker to compile
-        lrs = set()
-        for x, y in batches:
-            loss = g(x, y)
-            expected = F.mse_loss(eager_model(x), y)
-            expected.backward()
-            eopt.step()
-            eopt.zero_grad()
-            if isinstance(esch, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                esch.step(float(expected))  # the graph steps a plateau with the step's loss
-            elif esch is not None:
-                esch.step()
-            assert torch.equal(loss, expected.detach()), what
-            assert gopt.param_groups[0]["lr"] == eopt.param_groups[0]["lr"], what
-            lrs.add(gopt.param_groups[0]["lr"])
-        _assert_same_weights(graph_model, eager_model)
-        assert g.recompiles == 0, what
-        if gsch is not None:
-            assert len(lrs) > 1, f"{what}: the learning rate never changed"
+    lrs = [set() for _ in cases]
+    for x, y in batches:
+        loss = g(x, y)
+        expected = sum(F.mse_loss(m(x), y) for m in eager_models)
+        expected.backward()
+        for optimizer, scheduler in eager_opts:
+            optimizer.step()
+            optimizer.zero_grad()
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                # the graph steps a plateau with the step's loss
+                scheduler.step(float(expected))
+            elif scheduler is not None:
+                scheduler.step()
+        assert torch.equal(loss, expected.detach())
+        for i, name in enumerate(names):
+            lr = graph_opts[i][0].param_groups[0]["lr"]
+            assert lr == eager_opts[i][0].param_groups[0]["lr"], name
+            lrs[i].add(lr)
+    for name, graph_model, eager_model in zip(names, graph_models, eager_models):
+        for a, b in zip(graph_model.parameters(), eager_model.parameters()):
+            assert torch.equal(a, b), name
+    for name, (_, scheduler), seen in zip(names, graph_opts, lrs):
+        if scheduler is not None:
+            assert len(seen) > 1, f"{name}: the learning rate never changed"
+    assert g.recompiles == 0
 
 
 def _compiled_graphs(g: StaticGraph) -> int:
@@ -575,6 +604,36 @@ def test_enable_zero_without_distributed_warns_and_trains_like_eager():
             assert torch.equal(g(x, y), _eager_step(eager_model, eopt, None, x, y))
     _assert_same_weights(graph_model, eager_model)
     assert g._optimizers[0][0] is gopt
+
+
+def test_enable_zero_stage_1_in_a_one_process_group_trains_like_eager(tmp_path):
+    """ZeroRedundancyOptimizer over the optimizer's own param groups: per-group learning
+    rates and the scheduler's changes reach it."""
+    import torch.distributed as dist
+
+    if not dist.is_available() or dist.is_initialized():
+        pytest.skip("needs torch.distributed, not already initialised")
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        graph_model, eager_model = _mlp(), _mlp()
+
+        def optimizer(m):
+            groups = [{"params": m[0].parameters(), "lr": 0.2}, {"params": m[2].parameters()}]
+            opt = torch.optim.SGD(groups, lr=0.1)
+            return opt, torch.optim.lr_scheduler.StepLR(opt, 1, 0.5)
+
+        (gopt, gsch), (eopt, esch) = optimizer(graph_model), optimizer(eager_model)
+        g = Train(graph_model, gopt, gsch)
+        g.config.enable_zero(True, stage=1)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=r".*lr_scheduler\.step\(\)")
+            for x, y in _batches(3):
+                assert torch.equal(g(x, y), _eager_step(eager_model, eopt, esch, x, y))
+        assert type(g._optimizers[0][0]).__name__ == "ZeroRedundancyOptimizer"
+        _assert_same_weights(graph_model, eager_model)
+    finally:
+        dist.destroy_process_group()
 
 
 def test_fuse_model_update_ops_sets_foreach_and_trains_like_eager():

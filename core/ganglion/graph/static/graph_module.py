@@ -94,5 +94,16 @@ class ModuleProxy:
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self._handle.module, name, value)
 
+    # containers (ModuleList, Sequential, ModuleDict): special methods are looked up on the
+    # type, so __getattr__ alone does not forward them
+    def __iter__(self) -> Any:
+        return iter(self._handle.module)
+
+    def __len__(self) -> int:
+        return len(self._handle.module)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._handle.module[key]
+
     def __repr__(self) -> str:
         return f"ModuleProxy({self._handle.module!r})"

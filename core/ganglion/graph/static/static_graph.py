@@ -247,10 +247,14 @@ class StaticGraph:
             wrapped = []
             for optimizer, scheduler in self._optimizers:
                 zero = ZeroRedundancyOptimizer(
-                    [p for g in optimizer.param_groups for p in g["params"]],
+                    # the groups themselves (shared dicts): per-group options, clipping and the
+                    # scheduler's learning rates reach the sharded optimizer
+                    optimizer.param_groups,
                     optimizer_class=type(optimizer),
                     **optimizer.defaults,
                 )
+                # ZeRO steps for it: the scheduler must not warn that it was never stepped
+                optimizer._opt_called = True  # type: ignore[attr-defined]
                 wrapped.append((zero, scheduler))
             self.__dict__["_optimizers"] = wrapped
             return
