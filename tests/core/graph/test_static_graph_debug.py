@@ -179,7 +179,7 @@ def test_debug_levels(capsys, quiet_after):
     g(torch.randn(4, 8))
     err = capsys.readouterr().err
     assert f"{g.name}: compiled graph 1 with aot_eager" in err
-    assert __file__ not in err  # level 0: events only
+    assert __file__ not in err, err  # level 0: events only
 
     g.debug(1)
     g.use_drift = True  # build reads it: a guard fails, a recompilation with its reason

@@ -399,6 +399,7 @@ class StaticGraph:
         if level >= 0:  # each graph's CompileLog decides what it logs; the logger stays open
             if not any(isinstance(h, StderrHandler) for h in logger.handlers):
                 logger.addHandler(StderrHandler())
+                logger.propagate = False  # once, to stderr (not again through the root's handlers)
             logger.setLevel(logging.INFO)
         if level >= 1 or traced_breaks:  # torch's graph-break log; set_logs resets the others
             torch._logging.set_logs(graph_breaks=level >= 1)
