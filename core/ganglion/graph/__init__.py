@@ -38,10 +38,10 @@ _LAZY: dict[str, str] = {
     "GraphWiringError": "ganglion.graph.errors:GraphWiringError",
     "GraphFrozenError": "ganglion.graph.errors:GraphFrozenError",
     "GraphCheckpointError": "ganglion.graph.errors:GraphCheckpointError",
-    "ops": "ganglion.graph.ops:ops",
-    "OpView": "ganglion.graph.ops:OpView",
-    "export": "ganglion.graph.export:export",
-    "ExportError": "ganglion.graph.export:ExportError",
+    "ops": "ganglion.graph.op_view:ops",
+    "OpView": "ganglion.graph.op_view:OpView",
+    "export": "ganglion.graph.exporting:export",
+    "ExportError": "ganglion.graph.exporting:ExportError",
 }
 
 __all__ = list(_LAZY)

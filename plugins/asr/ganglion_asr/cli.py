@@ -342,7 +342,7 @@ def _run_export(args: argparse.Namespace) -> int:
         from ganglion_asr.data.manifest import read_manifest
 
         entries = read_manifest(args.check)
-    from ganglion.graph.export import require_packages
+    from ganglion.graph.exporting import require_packages
 
     require_packages("onnx")
     from ganglion_asr.models import EncDecCTCModel

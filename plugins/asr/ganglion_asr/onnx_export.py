@@ -11,7 +11,7 @@ the file's metadata, so :class:`OnnxCTCTranscriber` needs nothing else::
     export_ctc_model("digits.ganglion", "digits.onnx")
     texts = OnnxCTCTranscriber("digits.onnx").transcribe(["a.wav", "b.wav"])
 
-It runs through :func:`ganglion.graph.export.export`: the ONNX program is checked against
+It runs through :func:`ganglion.graph.export`: the ONNX program is checked against
 the PyTorch model on two batches of other sizes before the file is written.
 """
 
@@ -57,7 +57,7 @@ def export_ctc_model(
 ) -> Any:
     """Export a CTC model (an ``EncDecCTCModel`` or the path of its ``.ganglion`` archive) to
     ONNX at ``path``; returns the export report (largest error per output)."""
-    from ganglion.graph.export import export
+    from ganglion.graph.exporting import export
     from ganglion_asr.models import EncDecCTCModel
 
     if not isinstance(model, EncDecCTCModel):
@@ -90,7 +90,7 @@ class OnnxCTCTranscriber:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        from ganglion.graph.export import require_packages
+        from ganglion.graph.exporting import require_packages
 
         require_packages("onnx")
         import onnxruntime

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from ganglion.graph import ExportError, NeuralGraph
-from ganglion.graph import export as export_module
-from ganglion.graph.export import ExportReport, export
+from ganglion.graph import exporting as export_module
+from ganglion.graph.exporting import ExportReport, export
 from ganglion.module import NeuralModule
 from ganglion.targets import allow_targets
 from ganglion.typechecking import typecheck
