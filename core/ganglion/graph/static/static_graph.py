@@ -404,6 +404,17 @@ class StaticGraph:
         if level >= 1 or traced_breaks:  # torch's graph-break log; set_logs resets the others
             torch._logging.set_logs(graph_breaks=level >= 1)
 
+    def trace_target(self) -> torch.nn.Module:
+        """The ``nn.Module`` whose ``forward`` is :meth:`build` (eager, over the registered
+        modules): what :func:`ganglion.graph.ops` and :func:`ganglion.graph.export` trace. An
+        evaluation graph's ``build`` only: a training graph's calls ``backward``."""
+        if self._optimizers:
+            raise GraphError(
+                f"{self.name} trains (it has optimizers): its build calls backward, which "
+                "cannot be traced or exported; trace an evaluation graph over the same modules"
+            )
+        return _BuildModule(self)
+
     def __repr__(self) -> str:
         lines = [
             f"({self.name}: {type(self).__name__}, {'compiled' if self._compiled is not None else 'not compiled yet'}, "
@@ -441,6 +452,20 @@ class StaticGraph:
         if self._log is not None:
             lines.append(f"  ({self._log.count} graph(s) compiled, {self.recompiles} recompile(s))")
         return "\n".join(lines)
+
+
+class _BuildModule(torch.nn.Module):
+    """A static graph's ``build`` as a module: its modules are children (so tracing sees
+    their parameters), its ``forward`` is ``build``."""
+
+    def __init__(self, graph: StaticGraph) -> None:
+        super().__init__()
+        self.graph_modules = torch.nn.ModuleDict(graph._modules)
+        self.__dict__["_graph"] = graph  # not a child: not an nn.Module
+        self.__dict__["forward"] = graph.build  # build's own signature, for tracing by name
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:  # replaced per instance
+        return self._graph.build(*args, **kwargs)
 
 
 def _split(
