@@ -798,7 +798,9 @@ def test_names_count_per_class():
 def test_inductor_backend_trains_like_eager():
     """The real compiler (C++ code through g++): one tiny graph, forward, backward and step."""
     start = time.perf_counter()
-    graph_model, eager_model = _mlp(), _mlp()
+    torch.manual_seed(0)
+    graph_model = torch.nn.Linear(4, 1)  # few kernels: each one is a g++ run when not cached
+    eager_model = copy.deepcopy(graph_model)
     gopt = torch.optim.SGD(graph_model.parameters(), lr=0.1)
     eopt = torch.optim.SGD(eager_model.parameters(), lr=0.1)
     g = Train(graph_model, gopt, backend="inductor")
