@@ -260,9 +260,37 @@ class StaticGraph:
             return
         from torch.distributed.fsdp import fully_shard
 
+        # sharding replaces a module's parameters: the optimizers' groups are pointed at the
+        # new ones (in place, before any step: their state is still empty)
+        names = {
+            id(p): (mname, pname)
+            for mname, module in self._modules.items()
+            for pname, p in module.named_parameters()
+        }
+        for optimizer, _ in self._optimizers:
+            for group in optimizer.param_groups:
+                stray = [p for p in group["params"] if id(p) not in names]
+                if stray:
+                    raise GraphError(
+                        f"{self.name}: enable_zero stage {self.config.zero_stage} shards the "
+                        "graph's modules, but an optimizer holds parameters of no registered "
+                        "module; register every trained module on the graph"
+                    )
+        places = [
+            [[names[id(p)] for p in group["params"]] for group in optimizer.param_groups]
+            for optimizer, _ in self._optimizers
+        ]
         for module in self._modules.values():
             if sum(p.numel() for p in module.parameters()) >= self.config.zero_shard_min_size:
                 fully_shard(module, reshard_after_forward=self.config.zero_stage == 3)
+        current = {
+            (mname, pname): p
+            for mname, module in self._modules.items()
+            for pname, p in module.named_parameters()
+        }
+        for (optimizer, _), groups in zip(self._optimizers, places):
+            for group, keys in zip(optimizer.param_groups, groups):
+                group["params"] = [current[key] for key in keys]
 
     def _train_step(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
         steps = self.config.gradient_accumulation_steps
