@@ -19,6 +19,14 @@ of the per-round ratios; then 50 batches of random lengths (batch fixed, time ax
 the graph's ``recompiles``. Goals (issue 13): compiled >= 1.2x faster on this CPU (>= 1.5x on
 a GPU; the script uses CUDA when it is there), <= 2 recompiles over the 50 batches.
 
+What limits the figures on a 2-core CPU with torch 2.13 (found with ``--debug`` and
+``--profile``): QuartzNet's step is spent in convolutions and the CTC loss, library calls
+that compiling does not speed up (1.04x); inductor's ``convolution_backward_lowering``
+guards on the time length (``(T - 1) // 2 == 49``), so each new length recompiles the conv
+model although dynamo marked the axis dynamic (aot_eager does not recompile); the CTC loss
+is a graph break (``aten._ctc_loss``' output shape depends on the data). The transformer's
+compiled step is slower than eager (0.7x) on this machine.
+
     .venv/bin/python bench/bench_static_graph.py [--rounds 15] [--threads N] [--backend inductor]
         [--compress-memory] [--no-fuse-add-to-output] [--fft-depthwise] [--profile] [--debug]
 """
