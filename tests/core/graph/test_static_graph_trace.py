@@ -53,3 +53,23 @@ def test_a_training_graph_is_not_traced():
 
     with pytest.raises(GraphError, match="trains"):
         ops(Train(), torch.randn(2, 4))
+
+
+def test_a_backend_that_fails_to_compile_is_a_clear_error(monkeypatch):
+    from ganglion.graph.static import compiling
+
+    def refuse(self, gm, example_inputs):
+        raise RuntimeError("no compiler today")
+
+    monkeypatch.setattr(compiling.CompileLog, "__call__", refuse)
+
+    class Eval(StaticGraph):
+        def __init__(self):
+            super().__init__()
+            self.model = torch.nn.Linear(4, 4)
+
+        def build(self, x):
+            return self.model(x)
+
+    with pytest.raises(GraphError, match=r"failed to compile build: RuntimeError: no compiler"):
+        Eval()(torch.randn(2, 4))

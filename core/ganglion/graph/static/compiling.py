@@ -215,7 +215,8 @@ def _module_path(stack: Mapping[str, Any]) -> str:
     for prefix in ("L['self'].", "L['self']"):
         if path.startswith(prefix):
             path = path[len(prefix) :]
-    return path.replace("_handle.module.", "").replace("__dict__['", "").replace("']", "")
+    path = path.replace("__dict__['", "").replace("']", "")
+    return path.replace("._handle.module.", ".").removesuffix("._handle.module")
 
 
 def own_code(method: Any) -> Any:

@@ -180,12 +180,21 @@ class StaticGraph:
         first = self._first_call_compiles is None
         if first:
             mark_dynamic(self.build, self._dynamic, args, kwargs)
-        with self._autocast():
-            if self._optimizers:
-                out = self._train_step(args, kwargs)
-            else:
-                with torch.no_grad():
-                    out = self._compiled(*args, **kwargs)
+        try:
+            with self._autocast():
+                if self._optimizers:
+                    out = self._train_step(args, kwargs)
+                else:
+                    with torch.no_grad():
+                        out = self._compiled(*args, **kwargs)
+        except torch._dynamo.exc.BackendCompilerFailed as exc:
+            reason = str(exc.inner_exception).strip().splitlines()
+            raise GraphError(
+                f"{self.name}: the {self.config.backend} backend failed to compile build: "
+                f"{type(exc.inner_exception).__name__}: {reason[0] if reason else ''}. "
+                "Try config.set_backend('aot_eager') (no code generation), or run with "
+                "graph.debug(1) to see the operation it failed on"
+            ) from exc
         if first:
             self.__dict__["_first_call_compiles"] = self._log.count
         from ganglion.graph.static.compiling import describe
