@@ -7,12 +7,14 @@ import torch
 from ganglion.graph import DataLayer
 from ganglion.module import NeuralModule
 from ganglion.typechecking import typecheck
-from ganglion.types import ChannelType, LabelsType, LossType, NeuralType
+from ganglion.types import ChannelType, LabelsType, LengthsType, LossType, NeuralType
 
 X = NeuralType(("B", "D"), ChannelType())
 XT = NeuralType(("D", "B"), ChannelType())  # the same axes transposed
 Y = NeuralType(("B", "D"), LabelsType())
 LOSS = NeuralType(elements_type=LossType())
+XT_SEQ = NeuralType(("B", "D", "T"), ChannelType())
+LENGTHS = NeuralType(("B",), LengthsType())
 
 
 class Affine(NeuralModule):
@@ -123,3 +125,24 @@ class Pairs(DataLayer):
         from omegaconf import OmegaConf
 
         return OmegaConf.create({"_target_": f"{__name__}.Pairs", "n": self.n, "dim": self.dim})
+
+
+class Masked(NeuralModule):
+    """x [B, D, T], lengths -> y [B, 6, T]: a convolution masked beyond each length."""
+
+    def __init__(self, dim: int = 8):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(dim, 6, 3, padding=1)
+
+    @property
+    def input_types(self):
+        return {"x": XT_SEQ, "lengths": LENGTHS}
+
+    @property
+    def output_types(self):
+        return {"y": XT_SEQ, "lengths": LENGTHS}
+
+    @typecheck()
+    def forward(self, x, lengths):
+        mask = torch.arange(x.shape[-1])[None, :] < lengths[:, None]  # MASK LINE
+        return torch.relu(self.conv(x)) * mask[:, None, :], lengths

@@ -6,42 +6,18 @@ import importlib.util
 
 import pytest
 import torch
+from graph_fixtures import Masked
 
 from ganglion.graph import ExportError, NeuralGraph
 from ganglion.graph import exporting as export_module
 from ganglion.graph.exporting import ExportReport, export
-from ganglion.module import NeuralModule
 from ganglion.targets import allow_targets
-from ganglion.typechecking import typecheck
-from ganglion.types import ChannelType, LengthsType, NeuralType
-
-X = NeuralType(("B", "D", "T"), ChannelType())
-LENGTHS = NeuralType(("B",), LengthsType())
 
 
 @pytest.fixture(autouse=True)
 def _allowed():
     with allow_targets(__name__):
         yield
-
-
-class Masked(NeuralModule):
-    def __init__(self, dim: int = 8):
-        super().__init__()
-        self.conv = torch.nn.Conv1d(dim, 6, 3, padding=1)
-
-    @property
-    def input_types(self):
-        return {"x": X, "lengths": LENGTHS}
-
-    @property
-    def output_types(self):
-        return {"y": X, "lengths": LENGTHS}
-
-    @typecheck()
-    def forward(self, x, lengths):
-        mask = torch.arange(x.shape[-1])[None, :] < lengths[:, None]
-        return torch.relu(self.conv(x)) * mask[:, None, :], lengths
 
 
 def _other():
