@@ -9,10 +9,10 @@ Plugin authors need only :data:`hookimpl` (see :mod:`ganglion.hookspecs`).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ganglion.hookspecs import hookimpl
+from ganglion.lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -73,17 +73,4 @@ if TYPE_CHECKING:  # pragma: no cover
     )
 
 
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'ganglion' has no attribute {name!r}")
-    module_name, _, attr = target.partition(":")
-    value: Any = importlib.import_module(module_name)
-    if attr:
-        value = getattr(value, attr)
-    globals()[name] = value  # cache: the next access is a plain attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY)

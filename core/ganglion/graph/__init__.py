@@ -19,8 +19,9 @@ Importing this package is cheap (no torch): names are resolved on first access.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ganglion.lazy import lazy_attributes
 
 _LAZY: dict[str, str] = {
     "OperationMode": "ganglion.graph.mode:OperationMode",
@@ -61,15 +62,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from ganglion.graph.tensors import NmTensor, Step  # noqa: F401
 
 
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'ganglion.graph' has no attribute {name!r}")
-    module_name, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY)

@@ -8,8 +8,7 @@ per-module ones (activation checkpointing, pipeline stages).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ganglion.lazy import lazy_attributes
 
 _LAZY = {
     "StaticGraph": "ganglion.graph.static.static_graph:StaticGraph",
@@ -21,11 +20,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'ganglion.graph.static' has no attribute {name!r}")
-    module_name, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY)

@@ -6,35 +6,24 @@ without importing torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ganglion.lazy import lazy_attributes
 
 _LAZY: dict[str, str] = {
-    "ManifestEntry": "ganglion_asr.data.manifest",
-    "read_manifest": "ganglion_asr.data.manifest",
-    "write_manifest": "ganglion_asr.data.manifest",
-    "load_audio": "ganglion_asr.data.audio",
-    "resample": "ganglion_asr.data.audio",
-    "CharVocabulary": "ganglion_asr.data.vocab",
-    "ENGLISH_LABELS": "ganglion_asr.data.vocab",
-    "normalize_text": "ganglion_asr.data.vocab",
-    "AudioToCharDataset": "ganglion_asr.data.dataset",
-    "collate_audio_tokens": "ganglion_asr.data.dataset",
-    "build_dataloader": "ganglion_asr.data.dataset",
-    "DurationBucketBatchSampler": "ganglion_asr.data.sampler",
+    "ManifestEntry": "ganglion_asr.data.manifest:ManifestEntry",
+    "read_manifest": "ganglion_asr.data.manifest:read_manifest",
+    "write_manifest": "ganglion_asr.data.manifest:write_manifest",
+    "load_audio": "ganglion_asr.data.audio:load_audio",
+    "resample": "ganglion_asr.data.audio:resample",
+    "CharVocabulary": "ganglion_asr.data.vocab:CharVocabulary",
+    "ENGLISH_LABELS": "ganglion_asr.data.vocab:ENGLISH_LABELS",
+    "normalize_text": "ganglion_asr.data.vocab:normalize_text",
+    "AudioToCharDataset": "ganglion_asr.data.dataset:AudioToCharDataset",
+    "collate_audio_tokens": "ganglion_asr.data.dataset:collate_audio_tokens",
+    "build_dataloader": "ganglion_asr.data.dataset:build_dataloader",
+    "DurationBucketBatchSampler": "ganglion_asr.data.sampler:DurationBucketBatchSampler",
 }
 
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ganglion_asr.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY)

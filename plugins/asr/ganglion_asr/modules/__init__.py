@@ -8,29 +8,18 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ganglion.lazy import lazy_attributes
 
 _LAZY: dict[str, str] = {
-    "AudioToMelSpectrogramPreprocessor": "ganglion_asr.modules.features",
-    "mel_filterbank": "ganglion_asr.modules.features",
-    "SpectrogramAugmentation": "ganglion_asr.modules.augment",
-    "ConvASREncoder": "ganglion_asr.modules.conv_asr",
-    "ConvASRDecoder": "ganglion_asr.modules.conv_asr",
-    "JasperBlock": "ganglion_asr.modules.conv_asr",
+    "AudioToMelSpectrogramPreprocessor": "ganglion_asr.modules.features:AudioToMelSpectrogramPreprocessor",
+    "mel_filterbank": "ganglion_asr.modules.features:mel_filterbank",
+    "SpectrogramAugmentation": "ganglion_asr.modules.augment:SpectrogramAugmentation",
+    "ConvASREncoder": "ganglion_asr.modules.conv_asr:ConvASREncoder",
+    "ConvASRDecoder": "ganglion_asr.modules.conv_asr:ConvASRDecoder",
+    "JasperBlock": "ganglion_asr.modules.conv_asr:JasperBlock",
 }
 
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ganglion_asr.modules' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY)
