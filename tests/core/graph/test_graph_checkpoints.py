@@ -48,7 +48,6 @@ def test_save_and_restore_round_trip_only_the_trainable_modules(tmp_path):
 def test_module_names_select_what_is_saved_and_restored(tmp_path):
     g, m1, m2 = _graph()
     path = g.save_to(tmp_path / "one.safetensors", module_names=[m2.name])
-    before = _weights(m1)
     with torch.no_grad():
         for p in g.parameters():
             p.zero_()
@@ -57,7 +56,6 @@ def test_module_names_select_what_is_saved_and_restored(tmp_path):
     assert not torch.equal(m2.linear.weight, torch.zeros_like(m2.linear.weight))
     with pytest.raises(GraphCheckpointError, match=f"no weights for module '{m1.name}'"):
         g.restore_from(path)  # all trainable modules by default: m1 is not there
-    assert before  # (m1's weights were saved elsewhere; nothing here restored them)
 
 
 def test_a_checkpoint_of_other_shapes_is_refused_before_anything_loads(tmp_path):

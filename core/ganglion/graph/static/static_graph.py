@@ -170,11 +170,14 @@ class StaticGraph:
     # -- running ------------------------------------------------------------------------------
     def build(self, *args: Any, **kwargs: Any) -> Any:
         """One step; override it."""
-        raise NotImplementedError(f"{type(self).__name__}.build: describe the computation here")
+        raise GraphError(
+            f"{type(self).__name__} does not define build(); define it to describe the "
+            "computation (a training graph's build calls loss.backward() and returns the loss)"
+        )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if type(self).build is StaticGraph.build:
-            raise GraphError(f"{type(self).__name__} does not define build(); define it")
+            self.build(*args, **kwargs)  # the base build: says what to define
         if self._compiled is None:
             self._compile(args, kwargs)
         first = self._first_call_compiles is None
