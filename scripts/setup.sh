@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine for ganglion: system packages (espeak-ng, sox, libsndfile, g++) and a
-# virtual environment in .venv with the core, all four plugins and tox, CPU torch pinned.
+# Sets up a fresh machine for ganglion: system packages (espeak-ng, sox, libsndfile, g++,
+# wordnet-base and fortunes for the text corpora) and a virtual environment in .venv with the
+# core, all four plugins and tox, CPU torch pinned.
 # Idempotent: safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,10 @@ command -v g++ >/dev/null || need_apt+=(g++)
 # grep -q would quit at the first match and ldconfig, writing on, get SIGPIPE (141 under
 # pipefail): the library would look missing
 ldconfig -p 2>/dev/null | grep libsndfile >/dev/null || need_apt+=(libsndfile1)
+# ganglion-nlp's `make-corpus wordnet|fortunes` read these packages' data files
+[ -f /usr/share/wordnet/data.noun ] || need_apt+=(wordnet-base)
+[ -f /usr/share/games/fortunes/fortunes ] || need_apt+=(fortunes-min)
+[ -f /usr/share/games/fortunes/computers ] || need_apt+=(fortunes)
 if [ ${#need_apt[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
