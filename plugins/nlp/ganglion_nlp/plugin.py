@@ -15,3 +15,8 @@ _ELEMENT_TYPES = (
 def register_element_types(register):
     for name in _ELEMENT_TYPES:
         register(name, f"ganglion_nlp.types:{name}")
+
+
+@hookimpl
+def register_artifact_handlers(register):
+    register("tokenizer", "ganglion_nlp.tokenizers.artifact:TokenizerArtifactHandler")
