@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from ganglion.graph import StaticGraph
+from ganglion.graph import GraphError, StaticGraph
 
 
 @pytest.fixture
@@ -65,3 +65,34 @@ def test_each_zero_stage_trains_as_eager(one_process_group, stage):
     for a, b in zip(model.parameters(), eager.parameters()):
         a = a.full_tensor() if hasattr(a, "full_tensor") else a
         assert torch.allclose(a.detach(), b.detach())
+
+
+def test_zero_stage1_state_dict_round_trip_continues_as_uninterrupted(one_process_group, tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    twin = copy.deepcopy(model)
+    graph = _Train(model, *_optimizer(model), 1)
+    batches = [(torch.randn(8, 4), torch.randn(8, 1)) for _ in range(4)]
+    for x, y in batches[:2]:
+        graph(x, y)
+    torch.save(graph.state_dict(), tmp_path / "graph.pt")
+    for x, y in batches[2:]:
+        graph(x, y)
+
+    resumed = _Train(twin, *_optimizer(twin), 1)
+    resumed.load_state_dict(torch.load(tmp_path / "graph.pt", weights_only=True))
+    assert resumed.train_step == 2
+    for x, y in batches[2:]:
+        resumed(x, y)
+    for a, b in zip(model.parameters(), twin.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_a_state_without_optimizer_state_is_refused(one_process_group):
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    graph = _Train(model, *_optimizer(model), 1)
+    graph(torch.randn(8, 4), torch.randn(8, 1))
+    state = graph.state_dict()
+    state["optimizers"] = [None]
+    with pytest.raises(GraphError, match="load the state that rank 0 saved"):
+        graph.load_state_dict(state)

@@ -352,12 +352,17 @@ class StaticGraph:
     # -- state --------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Modules, optimizers, schedulers, grad scaler and ``train_step``: plain data that
-        ``torch.save`` / ``torch.load(weights_only=True)`` round-trip."""
+        ``torch.save`` / ``torch.load(weights_only=True)`` round-trip.
+
+        With ZeRO stage 1 each rank holds a shard of the optimizer state: every rank must call
+        this (the shards are gathered on rank 0, a collective); rank 0's result is the whole
+        state, which every rank then loads. The other ranks get ``None`` for those optimizers.
+        """
         return {
             "name": self.name,
             "train_step": self.train_step,
             "modules": {name: m.state_dict() for name, m in self._modules.items()},
-            "optimizers": [opt.state_dict() for opt, _ in self._optimizers],
+            "optimizers": [_optimizer_state(opt) for opt, _ in self._optimizers],
             "lr_schedulers": [
                 s.state_dict() if s is not None else None for _, s in self._optimizers
             ],
@@ -389,6 +394,11 @@ class StaticGraph:
             raise GraphError(
                 f"{self.name}.load_state_dict: the state has {len(optimizers)} optimizer(s), "
                 f"the graph {len(self._optimizers)}"
+            )
+        if any(opt_state is None for opt_state in optimizers):
+            raise GraphError(
+                f"{self.name}.load_state_dict: the state holds no optimizer state (ZeRO stage 1 "
+                "gathers it on rank 0 only): load the state that rank 0 saved, on every rank"
             )
         for name, module in self._modules.items():
             module.load_state_dict(modules[name])
@@ -544,3 +554,14 @@ def _tensors(value: Any) -> Iterator[torch.Tensor]:
     elif isinstance(value, dict):
         for v in value.values():
             yield from _tensors(v)
+
+
+def _optimizer_state(optimizer: torch.optim.Optimizer) -> dict[str, Any] | None:
+    """An optimizer's state dict; a ZeroRedundancyOptimizer's shards gathered on rank 0."""
+    consolidate = getattr(optimizer, "consolidate_state_dict", None)
+    if consolidate is None:
+        return optimizer.state_dict()
+    import torch.distributed as dist
+
+    consolidate(to=0)
+    return optimizer.state_dict() if dist.get_rank() == 0 else None
