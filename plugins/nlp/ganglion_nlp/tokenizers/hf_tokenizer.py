@@ -2,7 +2,7 @@
 first use), saved as the library's own ``tokenizer.json``.
 
 The special tokens are handed to the trainer first, so they get ids 0..4, and are added as the
-library's special tokens (read from text as whole tokens). Lowercasing is the library's
+library's special tokens (read from the normalized text as whole tokens). Lowercasing is the library's
 ``Lowercase`` normalizer (after NFKC), stored in ``tokenizer.json``: every later encode
 lowercases in Rust, with no Python pass over the text.
 
@@ -130,6 +130,13 @@ class HFTokenizer(TokenizerSpec):
         return cls(directory, tokenizer, lowercase=meta["lowercase"])
 
 
+def _special_tokens() -> list[Any]:
+    from tokenizers import AddedToken
+
+    # normalized: found in the normalized text, so "<MASK>" is <mask> when lowercasing
+    return [AddedToken(token, special=True, normalized=True) for token in SPECIAL_TOKENS]
+
+
 def _normalizer(lowercase: bool, *, strip: bool) -> Any:
     from tokenizers import normalizers
 
@@ -162,7 +169,7 @@ class HFBPETokenizer(HFTokenizer):
         trainer = trainers.BpeTrainer(
             vocab_size=vocab_size,
             min_frequency=min_count,
-            special_tokens=list(SPECIAL_TOKENS),
+            special_tokens=_special_tokens(),
             show_progress=False,
         )
         return tokenizer, trainer
@@ -190,7 +197,7 @@ class HFWordPieceTokenizer(HFTokenizer):
         trainer = trainers.WordPieceTrainer(
             vocab_size=vocab_size,
             min_frequency=min_count,
-            special_tokens=list(SPECIAL_TOKENS),
+            special_tokens=_special_tokens(),
             show_progress=False,
         )
         return tokenizer, trainer

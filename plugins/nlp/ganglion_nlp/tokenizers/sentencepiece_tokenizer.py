@@ -10,9 +10,10 @@ the library, with no Python pass over the text.
 
 from __future__ import annotations
 
+import io
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,16 @@ from ganglion_nlp.tokenizers.storage import corrupt_library_file, library_file
 
 __all__ = ["SentencePieceBPETokenizer", "SentencePieceTokenizer", "SentencePieceUnigramTokenizer"]
 
-MODEL_PREFIX = "spm"
+MODEL_FILE = "spm.model"
+VOCAB_FILE = "spm.vocab"
 _TOO_SMALL = re.compile(r"smaller than required_chars\. *(\d+) vs (\d+)")
+
+
+def _lines(files: Sequence[Path]) -> Iterator[str]:
+    for path in files:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                yield line.rstrip("\r\n")
 
 
 class SentencePieceTokenizer(TokenizerSpec):
@@ -91,10 +100,13 @@ class SentencePieceTokenizer(TokenizerSpec):
     ) -> dict[str, Any]:
         import sentencepiece
 
+        model = io.BytesIO()
         try:
+            # lines fed from Python and the model written to memory, so that the model's
+            # record of its training (trainer_spec) names no file of this machine
             sentencepiece.SentencePieceTrainer.train(
-                input=[str(f) for f in files],
-                model_prefix=str(directory / MODEL_PREFIX),
+                sentence_iterator=_lines(files),
+                model_writer=model,
                 model_type=cls.model_type,
                 vocab_size=vocab_size,
                 # a small corpus gives fewer pieces instead of an error
@@ -124,16 +136,29 @@ class SentencePieceTokenizer(TokenizerSpec):
                 f"sentencepiece could not train a {cls.type_name} tokenizer on "
                 f"{', '.join(str(f) for f in files)}: {message.splitlines()[0] if message else exc}"
             ) from None
-        return {"files": {"model": f"{MODEL_PREFIX}.model"}}
+        (directory / MODEL_FILE).write_bytes(model.getvalue())
+        # the pieces and their scores, for people (what sentencepiece's own .vocab holds)
+        processor = sentencepiece.SentencePieceProcessor(model_proto=model.getvalue())
+        listing = "".join(
+            f"{processor.id_to_piece(i)}\t{processor.get_score(i):g}\n"
+            for i in range(processor.get_piece_size())
+        )
+        (directory / VOCAB_FILE).write_text(listing, encoding="utf-8")
+        return {"files": {"model": MODEL_FILE}}
 
     @classmethod
     def from_directory(cls, directory: Path, meta: dict[str, Any]) -> SentencePieceTokenizer:
         import sentencepiece
 
         path = library_file(directory, meta, "model")
+        data = path.read_bytes()
         try:
-            processor = sentencepiece.SentencePieceProcessor(model_proto=path.read_bytes())
+            if not data:  # sentencepiece would load it as a model of no pieces
+                raise ValueError("the file is empty")
+            processor = sentencepiece.SentencePieceProcessor(model_proto=data)
         except Exception as exc:  # sentencepiece raises RuntimeError, OSError, TypeError
+            if "ParseFromArray" in str(exc):  # sentencepiece's own words are its source line
+                exc = ValueError("it does not parse as a sentencepiece model")
             raise corrupt_library_file(path, "sentencepiece model", exc) from None
         return cls(directory, processor, lowercase=meta["lowercase"])
 

@@ -158,7 +158,7 @@ def read_training_text(path: Path) -> str:
         raise TokenizerTrainingError(
             f"training file {path} is not UTF-8: byte {exc.start} (line {line}) is "
             f"{data[exc.start : exc.start + 1].hex(' ')!r} ({exc.reason}); convert it, e.g. "
-            f"`iconv -f latin1 -t utf-8 {path.name}`"
+            f"`iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}`"
         ) from None
 
 
