@@ -420,10 +420,13 @@ class TextClassificationModel(_TextEncoderModel):
 
     # -- inference -----------------------------------------------------------------------------
     @torch.no_grad()
-    def predict_probabilities(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+    def predict_probabilities(
+        self, texts: Sequence[str], batch_size: int = 64, *, source: str = "the texts to classify"
+    ) -> torch.Tensor:
         """Each text's probability of every label, ``[len(texts), len(labels)]`` on the CPU.
 
-        Texts longer than ``max_length`` are truncated (counted in one warning). Texts are
+        Texts longer than ``max_length`` are truncated (counted in one warning naming
+        ``source``). Texts are
         batched by length; batching does not change the result (padding is masked).
         """
         from ganglion_nlp.data.collate import pad_batch
@@ -436,9 +439,7 @@ class TextClassificationModel(_TextEncoderModel):
         out = torch.zeros(len(texts), len(self.labels))
         if not texts:
             return out
-        sequences = TokenSequences(
-            texts, self.tokenizer, self.max_length, name="the texts to classify"
-        )
+        sequences = TokenSequences(texts, self.tokenizer, self.max_length, name=source)
         order = sorted(range(len(texts)), key=sequences.lengths.__getitem__)
         # not self.device: Lightning's record of it is stale after a restore (meta)
         device = next(self.parameters()).device
@@ -489,7 +490,11 @@ class TextClassificationModel(_TextEncoderModel):
         from ganglion_nlp.data.readers import read_labelled_texts
         from ganglion_nlp.metrics import evaluation_report
 
-        rows = read_labelled_texts(data) if isinstance(data, (str, os.PathLike)) else list(data)
+        if isinstance(data, (str, os.PathLike)):
+            rows, source = read_labelled_texts(data), os.fspath(data)
+        else:
+            rows = list(data)
+            source = ", ".join(sorted({str(getattr(r, "path", "")) for r in rows})) or "the data"
         kept, targets = label_indices(
             rows,
             self.labels,
@@ -497,7 +502,8 @@ class TextClassificationModel(_TextEncoderModel):
             key="evaluate",
             skip_hint=skip_hint or "pass unknown_labels='skip'",
         )
-        predictions = self.predict_probabilities([r.text for r in kept], batch_size).argmax(dim=-1)
+        texts = [r.text for r in kept]
+        predictions = self.predict_probabilities(texts, batch_size, source=source).argmax(dim=-1)
         return evaluation_report(predictions, targets, self.labels, left_out=len(rows) - len(kept))
 
 
