@@ -71,10 +71,11 @@ def train_tokenizer(
     (UTF-8, one text per line) and save it as the directory ``out_dir``; returns it loaded
     from there.
 
-    ``vocab_size`` counts the five special tokens; ``char`` and ``word`` keep at most that many
-    tokens (fewer when the text has fewer), the library types train to it. ``lowercase``
-    lowercases training text and every text tokenized later. ``min_count`` (``char``, ``word``)
-    leaves out tokens seen fewer times. ``out_dir`` appears whole or not at all; an existing
+    ``vocab_size`` counts the five special tokens and is an upper bound: ``char`` and ``word``
+    keep the most frequent tokens, the library types train to it (fewer pieces when a small
+    text has no more to merge); one too small for the text's characters is an error saying
+    how many are needed. ``lowercase`` lowercases training text and every text tokenized
+    later. ``min_count`` (``char``, ``word``, ``hf-*``) leaves out tokens seen fewer times. ``out_dir`` appears whole or not at all; an existing
     non-empty one is refused unless ``overwrite``.
 
     Example::
