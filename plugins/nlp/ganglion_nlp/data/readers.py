@@ -96,14 +96,16 @@ def read_labelled_texts(
     """
     path = Path(path)
     suffix = _suffix(path, LABELLED_SUFFIXES, "labelled")
-    lines = _lines(path, empty_lines)
-    if suffix == ".tsv":
-        rows = _parse_tsv(path, lines, need_label=True)
+    text = _decode(path)
+    if _is_json_array(suffix, text):
+        rows = _check_json_items(path, _json_array(path, text), need_label=True, unit="item")
+    elif suffix == ".tsv":
+        rows = _parse_tsv(path, _lines(path, text, empty_lines), need_label=True)
     else:
-        rows = _parse_json(path, lines, need_label=True)
+        rows = _parse_json(path, _lines(path, text, empty_lines), need_label=True)
     if not rows:
         raise TextFileError(f"{path}: no examples in the file; it is empty")
-    return [LabelledText(text, label, str(path), line) for text, label, line in rows]  # type: ignore[arg-type]
+    return [LabelledText(t, label, str(path), n) for t, label, n in rows]  # type: ignore[arg-type]
 
 
 def read_texts(path: str | os.PathLike[str], *, empty_lines: str = "error") -> list[str]:
@@ -111,13 +113,20 @@ def read_texts(path: str | os.PathLike[str], *, empty_lines: str = "error") -> l
     ``.jsonl`` or ``.json`` file (labels optional, ignored): masked-LM training data."""
     path = Path(path)
     suffix = _suffix(path, TEXT_SUFFIXES, "text")
-    lines = _lines(path, empty_lines)
-    if suffix == ".txt":
-        texts = [text for _, text in lines]
-    elif suffix == ".tsv":
-        texts = [text for text, _, _ in _parse_tsv(path, lines, need_label=False)]
+    content = _decode(path)
+    if _is_json_array(suffix, content):
+        items = _json_array(path, content)
+        rows = _check_json_items(path, items, need_label=False, unit="item")
     else:
-        texts = [text for text, _, _ in _parse_json(path, lines, need_label=False)]
+        lines = _lines(path, content, empty_lines)
+        if suffix == ".txt":
+            return _nonempty(path, [line.strip() for _, line in lines])
+        parse = _parse_tsv if suffix == ".tsv" else _parse_json
+        rows = parse(path, lines, need_label=False)
+    return _nonempty(path, [text for text, _, _ in rows])
+
+
+def _nonempty(path: Path, texts: list[str]) -> list[str]:
     if not texts:
         raise TextFileError(f"{path}: no texts in the file; it is empty")
     return texts
@@ -153,13 +162,16 @@ def _decode(path: Path) -> str:
         ) from None
 
 
-def _lines(path: Path, empty_lines: str) -> list[tuple[int, str]]:
+def _is_json_array(suffix: str, text: str) -> bool:
+    return suffix == ".json" and text.lstrip().startswith("[")
+
+
+def _lines(path: Path, text: str, empty_lines: str) -> list[tuple[int, str]]:
     """``(line number, line)`` of the file's non-empty lines, after the empty-line policy."""
     if empty_lines not in EMPTY_LINE_POLICIES:
         raise ValueError(
             f"empty_lines must be one of {', '.join(EMPTY_LINE_POLICIES)}, got {empty_lines!r}"
         )
-    text = _decode(path)
     raw = text.split("\n")  # not splitlines(): it also splits on \x1c, \u2028 ... inside texts
     if raw and raw[-1] == "":
         raw.pop()  # the newline that ends the last line
@@ -222,19 +234,26 @@ def _parse_json(
     path: Path, lines: list[tuple[int, str]], *, need_label: bool
 ) -> list[tuple[str, str | None, int]]:
     problems: dict[str, list[str]] = {}
-    if path.suffix.lower() == ".json" and lines and lines[0][1].lstrip().startswith("["):
-        items = _json_array(path, lines)
-        unit = "item"
-    else:
-        items = []
-        for number, line in lines:
-            try:
-                items.append((number, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                problems.setdefault("not valid JSON", []).append(
-                    f"{number} (column {exc.colno}: {exc.msg})"
-                )
-        unit = "line"
+    items = []
+    for number, line in lines:
+        try:
+            items.append((number, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            problems.setdefault("not valid JSON", []).append(
+                f"{number} (column {exc.colno}: {exc.msg})"
+            )
+    return _check_json_items(path, items, need_label=need_label, problems=problems)
+
+
+def _check_json_items(
+    path: Path,
+    items: list[tuple[int, object]],
+    *,
+    need_label: bool,
+    problems: dict[str, list[str]] | None = None,
+    unit: str = "line",
+) -> list[tuple[str, str | None, int]]:
+    problems = {} if problems is None else problems
     rows: list[tuple[str, str | None, int]] = []
     for number, item in items:
         if not isinstance(item, dict):
@@ -274,15 +293,12 @@ def _parse_json(
     return rows
 
 
-def _json_array(path: Path, lines: list[tuple[int, str]]) -> list[tuple[int, object]]:
-    text = "\n".join(line for _, line in lines)
+def _json_array(path: Path, text: str) -> list[tuple[int, object]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        # lines were joined without the empty ones: map the line back to the file's
-        line = lines[min(exc.lineno, len(lines)) - 1][0]
         raise TextFileError(
-            f"{path}: not valid JSON at line {line}, column {exc.colno}: {exc.msg}"
+            f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from None
     if not isinstance(data, list):
         raise TextFileError(f"{path}: a .json file holds JSON lines or one array of objects")
