@@ -190,8 +190,10 @@ class _TextEncoderModel(ModelPT):
         return value
 
     def _train_file(self, cfg: dict[str, Any]) -> dict[str, Any]:
+        from ganglion_nlp.data.loaders import has_file_path
+
         train = cfg.get("train_ds")
-        if not isinstance(train, Mapping) or not train.get("file_path"):
+        if not has_file_path(train):
             raise ConfigError(
                 f"model.train_ds.file_path is not set: the {self._kind} takes its "
                 f"{self._needs_from_training} from the training file; set it "
@@ -355,10 +357,10 @@ class TextClassificationModel(_TextEncoderModel):
 
     # -- data ----------------------------------------------------------------------------------
     def _setup_dataloader_from_config(self, config: Any, *, split: str, key: str) -> Any:
-        from ganglion_nlp.data.loaders import classification_dataloader
+        from ganglion_nlp.data.loaders import classification_dataloader, has_file_path
 
         cfg = _plain(config)
-        if not cfg.get("file_path"):
+        if not has_file_path(cfg):
             if split == "train":
                 raise ConfigError(f"{key}.file_path is not set; point it at the training file")
             return None
@@ -557,10 +559,10 @@ class MaskedLMModel(_TextEncoderModel):
 
     # -- data ----------------------------------------------------------------------------------
     def _setup_dataloader_from_config(self, config: Any, *, split: str, key: str) -> Any:
-        from ganglion_nlp.data.loaders import masked_lm_dataloader
+        from ganglion_nlp.data.loaders import has_file_path, masked_lm_dataloader
 
         cfg = _plain(config)
-        if not cfg.get("file_path"):
+        if not has_file_path(cfg):
             if split == "train":
                 raise ConfigError(f"{key}.file_path is not set; point it at the training texts")
             return None

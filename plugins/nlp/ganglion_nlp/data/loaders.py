@@ -43,6 +43,7 @@ __all__ = [
     "DATASET_KEYS",
     "classification_dataloader",
     "dataset_max_length",
+    "has_file_path",
     "masked_lm_dataloader",
     "read_classification_rows",
     "read_pretraining_texts",
@@ -68,10 +69,18 @@ DATASET_KEYS = frozenset(
 )
 
 
+def has_file_path(config: Mapping[str, Any] | None) -> bool:
+    """Whether a dataset section names its files (``null``, empty and Hydra's ``???`` do not)."""
+    if not isinstance(config, Mapping):
+        return False
+    value = config.get("file_path")
+    return bool(value) and value != "???"
+
+
 def _section(config: Mapping[str, Any], key: str) -> dict[str, Any]:
     cfg = dict(config)
     check_known_keys(cfg, DATASET_KEYS, where=key)
-    if not cfg.get("file_path"):
+    if not has_file_path(cfg):
         raise ConfigError(
             f"{key}.file_path is not set; point it at a data file ({key}.file_path=...)"
         )
