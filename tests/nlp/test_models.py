@@ -199,3 +199,13 @@ def test_evaluation_report_matches_torchmetrics():
         and "most confused" in summary
         and "lowest recall (2 of 6" in summary
     )
+
+
+def test_models_and_configs_are_registered_by_the_plugin(ganglion_plugins):
+    from ganglion_nlp.models import MaskedLMModel
+
+    models = ganglion_plugins.registry("models")
+    assert models.get("TextClassificationModel").load() is TextClassificationModel
+    assert models.get("MaskedLMModel").load() is MaskedLMModel
+    assert models.get("MaskedLMModel").provider.distribution == "ganglion-nlp"
+    assert ganglion_plugins.registry("configs").get("nlp").load() == "pkg://ganglion_nlp.conf"
