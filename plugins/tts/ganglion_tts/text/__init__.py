@@ -19,7 +19,6 @@ _LAZY = {
     "Pronunciation": "ganglion_tts.text.g2p:Pronunciation",
     "LetterToSound": "ganglion_tts.text.lts:LetterToSound",
     "PhonemeVocabulary": "ganglion_tts.text.phonemes:PhonemeVocabulary",
-    "normalize": "ganglion_tts.text.normalize:normalize",
     "normalize_text": "ganglion_tts.text.normalize:normalize_text",
     "Normalized": "ganglion_tts.text.normalize:Normalized",
     "TTSTextError": "ganglion_tts.text.errors:TTSTextError",
