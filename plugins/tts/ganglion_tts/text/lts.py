@@ -373,7 +373,10 @@ class LetterToSound:
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
         try:
-            with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
+            with (
+                open(tmp, "wb") as raw,
+                gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as fh,
+            ):
                 fh.write(data)
             tmp.replace(path)
         finally:

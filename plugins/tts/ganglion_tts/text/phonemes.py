@@ -50,7 +50,7 @@ _WITHOUT = frozenset(PHONEMES_NO_STRESS)
 class PhonemeVocabulary:
     """The fixed token <-> id table of the frontend: ``<pad>`` at id 0, then the word boundary
     ``" "``, the punctuation tokens ``, . ? !``, then the ARPAbet phonemes in sorted order
-    (with stress digits on vowels when ``stress``: 74 symbols, else 44).
+    (with stress digits on vowels when ``stress``: 75 symbols, else 45).
 
     The order depends only on ``stress``, so ids are stable across runs and versions of the
     dictionary; a model trained with one vocabulary reads the same ids back.
