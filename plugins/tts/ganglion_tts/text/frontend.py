@@ -22,6 +22,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
+from types import MappingProxyType
 
 from ganglion_tts.text.errors import TTSTextError
 from ganglion_tts.text.g2p import G2P
@@ -163,7 +164,7 @@ class TextFrontend:
             words=tuple(words),
             tokens=tuple(tokens),
             ids=tuple(self.vocabulary.encode(tokens)),
-            fallback=fallback,
+            fallback=MappingProxyType(fallback),
             dropped=norm.dropped,
         )
         if self.log and (fallback or norm.dropped):

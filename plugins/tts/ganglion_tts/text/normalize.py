@@ -145,11 +145,10 @@ def _ends_text(match: re.Match[str]) -> bool:
 
 
 def _with_period(match: re.Match[str], words: str) -> str:
-    return (
-        _spaced(words + ".")
-        if match.group(0).endswith(".") and _ends_text(match)
-        else (_spaced(words))
-    )
+    """``words``, spaced, keeping the period of a match that ends the text with one."""
+    if match.group(0).endswith(".") and _ends_text(match):
+        words += "."
+    return _spaced(words)
 
 
 # A number as written: thousands-separated or plain integer part, optional decimals.
