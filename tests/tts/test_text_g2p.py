@@ -94,6 +94,8 @@ def test_bad_model_files_are_refused_by_name(small_model, tmp_path):
         bad.write_bytes(gzip.compress(("\n".join(bad_lines) + "\n").encode()))
         with pytest.raises(G2PModelError, match=f"{name}.gz is malformed.*build_g2p_model"):
             LetterToSound.load(bad)
+    with pytest.raises(G2PModelError, match="order must be >= 1, got 0"):
+        LetterToSound.train([("cat", ["K", "AE1", "T"])], order=0)
     with pytest.raises(G2PModelError, match="No usable training words"):
         LetterToSound.train([("123", ["W", "AH1", "N"]), ("abc", [])])
 

@@ -292,6 +292,8 @@ class LetterToSound:
     ) -> LetterToSound:
         """Learn a model from ``(word, phonemes)`` pairs (one pronunciation a word, phonemes
         with stress digits). Words with characters other than ``a-z'`` are skipped."""
+        if order < 1:
+            raise G2PModelError(f"A letter-to-sound model's order must be >= 1, got {order}.")
         usable = []
         for word, phones in entries:
             word = word.lower()
