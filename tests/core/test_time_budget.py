@@ -12,8 +12,8 @@ import pytorch_lightning as pl
 import torch
 
 from ganglion.errors import ConfigError
-from ganglion_asr import callbacks
-from ganglion_asr.callbacks import TimeBudget, parse_duration
+from ganglion.training import time_budget as callbacks
+from ganglion.training.time_budget import TimeBudget, parse_duration
 
 
 class _Clock:
@@ -133,3 +133,10 @@ def test_budgets_are_read_in_max_time_form_or_seconds(text, seconds):
 def test_a_bad_budget_is_an_error_that_shows_the_forms(bad):
     with pytest.raises(ConfigError, match="budget"):
         TimeBudget(budget=bad)
+
+
+def test_the_old_asr_name_still_finds_it():
+    pytest.importorskip("ganglion_asr")
+    from ganglion_asr.callbacks import TimeBudget as old
+
+    assert old is TimeBudget
