@@ -249,6 +249,7 @@ def test_nothing_is_left_on_the_meta_device_after_a_restore(tmp_path):
         restored = ModelPT.restore_from(cls(cfg).save_to(tmp_path / f"{cls.__name__}.ganglion"))
         tensors = [*restored.parameters(), *restored.buffers()]
         assert tensors and not any(t.is_meta for t in tensors)
+        assert restored.device == torch.device("cpu")  # Lightning's record, not "meta"
 
 
 # -- mapped or copied -----------------------------------------------------------------------------

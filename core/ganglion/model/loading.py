@@ -99,6 +99,7 @@ def build_with_weights(
         _assign(model, weights, state, strict=strict, source=source)
         left = meta_tensors(model)
         if not left:  # every tensor the constructor left without data had a weight
+            _forget_meta_device(model)
             return model
         if way is _on_meta_device and any(p.is_meta for p in model.parameters()):
             # a parameter the weights lack keeps its initial value, which only the ordinary
@@ -113,6 +114,18 @@ def build_with_weights(
         f"restoring {type(model).__name__} from {source} left {_names(left)} on the meta "
         "device (no data): its constructor puts them there; build them on a real device"
     )
+
+
+def _forget_meta_device(model: torch.nn.Module) -> None:
+    """Lightning modules remember the default device they were built under (``_device``, what
+    ``.device`` answers); a build on the meta device left "meta" there. Point it at the device
+    the weights are on."""
+    tensors = [*model.parameters(), *model.buffers()]
+    device = tensors[0].device if tensors else torch.device("cpu")
+    for module in model.modules():
+        recorded = getattr(module, "_device", None)
+        if isinstance(recorded, torch.device) and recorded.type == "meta":
+            module._device = device
 
 
 def check_fit(
