@@ -79,6 +79,16 @@ def test_rot13_and_comment_flags_of_the_index_are_honoured(tmp_path):
     assert {e.label: e.text for e in examples} == {"secret": "Hidden joke.", "annotated": "Kept."}
 
 
+def test_an_index_without_a_strfile_header_is_noted_and_percent_assumed(tmp_path):
+    write_fortunes(tmp_path, "odd", "First.\n%\nSecond.\n", dat=False)
+    (tmp_path / "odd.dat").write_bytes(b"junk")
+    examples, notes = read_fortunes(tmp_path)
+    assert [e.text for e in examples] == ["First.", "Second."]
+    assert notes == [
+        f"{tmp_path / 'odd.dat'}: not a strfile index header; assumed '%' delimiters, not ROT13"
+    ]
+
+
 def test_offensive_files_come_from_off_and_are_labelled_so(tmp_path):
     write_fortunes(tmp_path, "fortunes", "Main one.\n")
     write_fortunes(tmp_path / "off", "fortunes", "Rude one.\n")

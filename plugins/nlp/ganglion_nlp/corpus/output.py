@@ -98,7 +98,11 @@ def summarise(splits: dict[str, list[Example]], **details: Any) -> dict[str, Any
 
 
 def write_corpus(
-    out_dir: Path, splits: dict[str, list[Example]], summary: dict[str, Any], *, overwrite=False
+    out_dir: Path,
+    splits: dict[str, list[Example]],
+    summary: dict[str, Any],
+    *,
+    overwrite: bool = False,
 ) -> Path:
     """Write ``splits`` and ``summary`` (see :func:`summarise`) as a corpus folder at
     ``out_dir`` (see the module docstring); returns ``out_dir``."""
