@@ -26,6 +26,7 @@ TINY = [
     "model.train_ds.batch_size=16",
     "trainer.max_epochs=1",
     "trainer.max_steps=4",
+    "model.optim.sched.warmup_steps=1",  # the configs warm up for 300 and 200 steps
     "trainer.enable_progress_bar=false",
     "trainer.enable_model_summary=false",
 ]
