@@ -22,16 +22,32 @@ KNOWN: dict[str, dict[str, str]] = {
             "PolynomialHoldDecayAnnealing",
         )
     },
-    "models": {"EncDecCTCModel": "ganglion-asr"},
-    "modules": dict.fromkeys(
-        (
-            "AudioToMelSpectrogramPreprocessor",
-            "SpectrogramAugmentation",
-            "ConvASREncoder",
-            "ConvASRDecoder",
+    "models": {
+        "EncDecCTCModel": "ganglion-asr",
+        "TextClassificationModel": "ganglion-nlp",
+        "MaskedLMModel": "ganglion-nlp",
+    },
+    "modules": {
+        **dict.fromkeys(
+            (
+                "AudioToMelSpectrogramPreprocessor",
+                "SpectrogramAugmentation",
+                "ConvASREncoder",
+                "ConvASRDecoder",
+            ),
+            "ganglion-asr",
         ),
-        "ganglion-asr",
-    ),
+        **dict.fromkeys(
+            (
+                "TokenEmbedding",
+                "TransformerEncoder",
+                "SequenceClassificationHead",
+                "TokenClassificationHead",
+                "MaskedLMHead",
+            ),
+            "ganglion-nlp",
+        ),
+    },
     "element_types": {
         **dict.fromkeys(
             (

@@ -636,7 +636,7 @@ class TokenizerHandler(ArtifactHandler):
 class TokenizerPlugin:
     @hookimpl
     def register_artifact_handlers(self, register):
-        register("tokenizer", TokenizerHandler)
+        register("test-tokenizer", TokenizerHandler)
 
 
 def test_plugins_add_artifact_handlers(tiny, tmp_path):
@@ -645,9 +645,9 @@ def test_plugins_add_artifact_handlers(tiny, tmp_path):
     src.write_text("model")
     (tmp_path / "vocab.txt").write_text("vocab")
     model = Tiny({"dim": 4, "spm": str(src)})
-    model.register_artifact("spm", str(src), handler="tokenizer")
+    model.register_artifact("spm", str(src), handler="test-tokenizer")
     with pytest.raises(GanglionError, match="is not a .model file"):
-        model.register_artifact("other", str(tmp_path / "vocab.txt"), handler="tokenizer")
+        model.register_artifact("other", str(tmp_path / "vocab.txt"), handler="test-tokenizer")
     path = model.save_to(tmp_path / "tok.ganglion")
     restored = ModelPT.restore_from(path)
     unpacked = Path(restored.cfg.spm)
@@ -656,7 +656,7 @@ def test_plugins_add_artifact_handlers(tiny, tmp_path):
 
     ganglion.plugins.unregister("tok-plugin")  # the handler's plugin is gone
     before = _tree(tmp_path / "cache")
-    with pytest.raises(ArchiveError, match="needs the artifact handler 'tokenizer'"):
+    with pytest.raises(ArchiveError, match="needs the artifact handler 'test-tokenizer'"):
         ModelPT.restore_from(path, override_config_path=restored.cfg)
     assert _tree(tmp_path / "cache") == before
 
