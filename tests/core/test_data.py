@@ -117,3 +117,27 @@ def test_batch_size_and_drop_last_belong_to_a_custom_batch_sampler():
         resumable_dataloader(
             dataset(), batch_size=4, batch_sampler=lambda s: BatchSampler(s, 4, False)
         )
+
+
+def test_bucket_batch_sampler_groups_by_size_and_finds_sizes_on_the_dataset():
+    from torch.utils.data import SequentialSampler
+
+    from ganglion.data import BucketBatchSampler
+
+    class Sized:
+        def __init__(self, sizes):
+            self.sizes = sizes
+
+        def __len__(self):
+            return len(self.sizes)
+
+    sizes = [5, 1, 4, 2, 3, 6]
+    sampler = BucketBatchSampler(SequentialSampler(Sized(sizes)), batch_size=2, pool_batches=None)
+    assert not sampler.shuffle and len(sampler) == 3
+    assert [[sizes[i] for i in b] for b in sampler] == [[1, 2], [3, 4], [5, 6]]
+
+    class ByTokens(BucketBatchSampler):
+        size_attribute = "tokens"
+
+    with pytest.raises(ValueError, match="ByTokens needs tokens: pass tokens=... or use a"):
+        ByTokens(SequentialSampler(Sized(sizes)), batch_size=2)
