@@ -158,3 +158,30 @@ def test_deeply_nested_json_line_is_a_manifest_error(tmp_path):
     m = write_manifest_lines(tmp_path / "m.json", ["[" * 100_000 + "]" * 100_000])
     with pytest.raises(ManifestError, match=rf"{m}:1: JSON nested too deeply"):
         read_manifest(m)
+
+
+def test_speaker_key_is_read_kept_as_a_string_and_written_back(tmp_path):
+    m = tmp_path / "m.json"
+    rows = [
+        {"audio_filepath": "a.wav", "duration": 1, "text": "x", "speaker": "en-us"},
+        {"audio_filepath": "b.wav", "duration": 1, "text": "y", "speaker": 1034},
+        {"audio_filepath": "c.wav", "duration": 1, "text": "z"},
+    ]
+    m.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    entries = read_manifest(m)
+    assert [e.speaker for e in entries] == ["en-us", "1034", None]
+    assert entries[0].to_json()["speaker"] == "en-us"
+    assert "speaker" not in entries[2].to_json()
+    out = tmp_path / "copy.json"
+    write_manifest(out, entries)
+    assert [e.speaker for e in read_manifest(out)] == ["en-us", "1034", None]
+
+
+@pytest.mark.parametrize("bad", [["a"], True, "", 1.5])
+def test_bad_speaker_value_names_file_and_line(tmp_path, bad):
+    m = tmp_path / "m.json"
+    m.write_text(
+        json.dumps({"audio_filepath": "a.wav", "duration": 1, "text": "x", "speaker": bad})
+    )
+    with pytest.raises(ManifestError, match=rf"{m}:1: 'speaker' must be a non-empty string"):
+        read_manifest(m)

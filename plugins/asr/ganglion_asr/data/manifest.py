@@ -7,7 +7,8 @@ One utterance per line::
 
 Relative ``audio_filepath`` values are resolved against the manifest's own directory, so a
 corpus folder can be moved or copied as a whole. ``offset`` (seconds, default 0) and
-``duration`` select a segment of a longer file when ``offset`` is given.
+``duration`` select a segment of a longer file when ``offset`` is given. An optional
+``speaker`` (a name or a number, kept as a string) says who speaks the line.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class ManifestEntry:
     offset: float | None = None
     manifest: str = ""
     line: int = 0
+    #: who speaks the utterance (the line's optional ``"speaker"`` key), or ``None``
+    speaker: str | None = None
 
     @property
     def location(self) -> str:
@@ -57,6 +60,8 @@ class ManifestEntry:
         if self.offset is not None:
             record["offset"] = self.offset
         record["text"] = self.text
+        if self.speaker is not None:
+            record["speaker"] = self.speaker
         return record
 
 
@@ -127,10 +132,19 @@ def parse_manifest_line(line: str, manifest: Path, lineno: int) -> ManifestEntry
         raise ManifestError(f"{where}: 'text' must be a string, got {text!r}")
     duration = _number(record, "duration", where)
     offset = _number(record, "offset", where) if record.get("offset") is not None else None
+    speaker = record.get("speaker")
+    if speaker is not None:
+        # speaker ids are names ("en-us") or numbers (LibriTTS's 1034): both kept as strings
+        if isinstance(speaker, bool) or not isinstance(speaker, (str, int)) or speaker == "":
+            raise ManifestError(
+                f"{where}: 'speaker' must be a non-empty string or an integer id, got "
+                f"{_shown(speaker)}; fix the value on that line or leave the key out"
+            )
+        speaker = str(speaker)
     path = Path(audio).expanduser()
     if not path.is_absolute():
         path = manifest.parent / path  # relative to the manifest, not the working directory
-    return ManifestEntry(str(path), duration, text, offset, str(manifest), lineno)
+    return ManifestEntry(str(path), duration, text, offset, str(manifest), lineno, speaker=speaker)
 
 
 def iter_manifest(path: str | os.PathLike[str]) -> Iterator[ManifestEntry]:
