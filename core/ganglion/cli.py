@@ -190,13 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    from ganglion.errors import GanglionError
+    from ganglion.command_errors import run_reporting_errors
 
-    try:
-        return int(args.func(args) or 0)
-    except GanglionError as exc:
-        print(f"ganglion: error: {exc}", file=sys.stderr)
-        return 2
+    return run_reporting_errors("ganglion", args.func, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
+from ganglion.command_errors import run_reporting_errors
 from ganglion.errors import GanglionError
 
 
@@ -390,17 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.audio.extend(Path(a) for a in extra)
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    try:
-        return int(args.run(args) or 0)
-    except GanglionError as exc:
-        print(f"ganglion-asr {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # the file system refused (full disk, permissions): its message
-        print(f"ganglion-asr {args.command}: error: {exc}", file=sys.stderr)  # names the path
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run_reporting_errors(f"ganglion-asr {args.command}", args.run, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ganglion.command_errors import run_reporting_errors
 from ganglion.errors import GanglionError
 
 __all__ = ["build_parser", "main"]
@@ -171,17 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.texts.extend(extra)
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    try:
-        return int(args.func(args) or 0)
-    except GanglionError as exc:
-        print(f"ganglion-nlp {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # the file system refused (full disk, permissions): its message
-        print(f"ganglion-nlp {args.command}: error: {exc}", file=sys.stderr)  # names the path
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run_reporting_errors(f"ganglion-nlp {args.command}", args.func, args)
 
 
 if __name__ == "__main__":  # pragma: no cover
