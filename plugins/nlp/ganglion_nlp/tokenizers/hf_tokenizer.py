@@ -13,6 +13,7 @@ a word's continuation).
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -85,9 +86,9 @@ class HFTokenizer(TokenizerSpec):
 
     # -- training and loading ------------------------------------------------------------------
     @classmethod
+    @abstractmethod
     def build(cls, vocab_size: int, lowercase: bool, min_count: int) -> tuple[Any, Any]:
         """An untrained ``Tokenizer`` of this type and its trainer."""
-        raise NotImplementedError
 
     @classmethod
     def train_into(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from abc import abstractmethod
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -40,14 +41,14 @@ class VocabTokenizer(TokenizerSpec):
 
     # -- splitting (per type) ---------------------------------------------------------------------
     @classmethod
+    @abstractmethod
     def count_units(cls, text: str) -> Counter[str]:
         """How often each token occurs in ``text`` (one file's text, lines separated by
         newlines; special tokens spelled out are not counted)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def split(self, text: str) -> list[str]:
         """``text`` (already lowercased if this tokenizer lowercases) as tokens."""
-        raise NotImplementedError
 
     # -- the interface -----------------------------------------------------------------------------
     @property
