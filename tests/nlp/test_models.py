@@ -209,3 +209,53 @@ def test_models_and_configs_are_registered_by_the_plugin(ganglion_plugins):
     assert models.get("MaskedLMModel").load() is MaskedLMModel
     assert models.get("MaskedLMModel").provider.distribution == "ganglion-nlp"
     assert ganglion_plugins.registry("configs").get("nlp").load() == "pkg://ganglion_nlp.conf"
+
+
+def test_class_balancing_weighs_the_loss_by_label_frequency(corpus, tokenizer_dir, tmp_path):
+    from ganglion_nlp.data.labels import class_weights
+    from ganglion_nlp.data.readers import LabelledText
+
+    rows = [
+        LabelledText(t, label, "x.tsv", i)
+        for i, (t, label) in enumerate([("a", "common")] * 6 + [("b", "rare")] * 2)
+    ]
+    inverse = class_weights(rows, ["common", "rare"], power=1.0)
+    # inverse frequency: each label weighs the same in total, the mean weight per row is 1
+    assert inverse[0] * 6 == pytest.approx(inverse[1] * 2)
+    assert (6 * inverse[0] + 2 * inverse[1]) / 8 == pytest.approx(1.0)
+    assert class_weights(rows, ["common", "rare"], power=0.0) == [1.0, 1.0]
+    root = class_weights(rows, ["common", "rare"], power=0.5)
+    assert root[1] / root[0] == pytest.approx(3**0.5)
+
+    cfg = tiny_config(corpus, tokenizer_dir)
+    cfg["class_balancing"] = "weighted_loss"
+    cfg["class_weight_power"] = 0.5
+    rows = toy_rows(30)
+    kept = [r for r in rows if r[1] != "tool"] + [r for r in rows if r[1] == "tool"][:2]
+    cfg["train_ds"]["file_path"] = str(write_tsv(tmp_path / "skewed.tsv", kept))
+    model = TextClassificationModel(cfg)
+    weights = list(model.cfg.class_weights)
+    assert len(weights) == 3 and torch.equal(model.class_weight, torch.tensor(weights))
+    counts = [sum(1 for _, label in kept if label == x) for x in model.labels]
+    assert counts == [10, 10, 2]
+    raw = [(22 / (3 * n)) ** 0.5 for n in counts]
+    mean = sum(w * n for w, n in zip(raw, counts)) / 22
+    assert weights == pytest.approx([w / mean for w in raw])
+    assert max(weights) == weights[counts.index(min(counts))]  # the rarest weighs most
+    path = tmp_path / "balanced.ganglion"
+    model.save_to(path)
+    restored = TextClassificationModel.restore_from(path, map_location="cpu")
+    assert list(restored.cfg.class_weights) == weights  # from the config: no data needed
+    assert torch.equal(restored.class_weight, model.class_weight)
+
+    cfg["class_balancing"] = "balanced"
+    with pytest.raises(ConfigError, match="model.class_balancing is 'balanced'; use weighted_loss"):
+        TextClassificationModel(cfg)
+    cfg["class_balancing"] = "weighted_loss"
+    cfg["class_weight_power"] = -1
+    with pytest.raises(ConfigError, match="model.class_weight_power is -1; give a number >= 0"):
+        TextClassificationModel(cfg)
+    cfg["class_weight_power"] = 1.0
+    cfg["class_weights"] = [1.0, 2.0]
+    with pytest.raises(ConfigError, match="model.class_weights has 2 entries; give one number"):
+        TextClassificationModel(cfg)

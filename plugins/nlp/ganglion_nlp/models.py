@@ -38,6 +38,7 @@ and ``test_*`` the same; the masked-LM model ``val_loss`` (per masked token), ``
 
 from __future__ import annotations
 
+import abc
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -88,7 +89,7 @@ def _section(cfg: dict[str, Any], key: str) -> dict[str, Any]:
     return cfg[key]
 
 
-class _TextEncoderModel(ModelPT):
+class _TextEncoderModel(ModelPT, abc.ABC):
     """What both text models share: the tokenizer, ``max_length``, the token embedding and
     the encoder, the data set-up order (the model is complete before data is loaded)."""
 
@@ -172,12 +173,14 @@ class _TextEncoderModel(ModelPT):
         may return a pretrained model whose embedding and encoder weights are copied in."""
         return None
 
+    @abc.abstractmethod
     def _training_texts(self, cfg: dict[str, Any]) -> list[str]:
         """The training texts (to train a tokenizer on)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _build_head(self, cfg: dict[str, Any], head_cfg: dict[str, Any], width: int) -> None:
-        raise NotImplementedError
+        """Build ``self.head`` (of ``width`` inputs) from ``head_cfg``, filling in the sizes
+        the model knows."""
 
     # -- config -------------------------------------------------------------------------------
     def _max_length(self, cfg: dict[str, Any]) -> int:
@@ -236,8 +239,9 @@ class _TextEncoderModel(ModelPT):
             self._eval_metrics[name] = self._new_metrics().to(self.device)
         return self._eval_metrics[name]
 
+    @abc.abstractmethod
     def _new_metrics(self) -> torch.nn.Module:
-        raise NotImplementedError
+        """A fresh metric collection for one evaluation set."""
 
     def _log_lr(self, batch_size: int) -> None:
         if self._trainer is not None and self.trainer.optimizers:
@@ -260,8 +264,9 @@ class _TextEncoderModel(ModelPT):
     def on_test_epoch_end(self) -> None:
         self._log_metrics("test")
 
+    @abc.abstractmethod
     def _eval_step(self, batch: Sequence[torch.Tensor], name: str) -> None:
-        raise NotImplementedError
+        """Loss and metrics of one batch of the evaluation set ``name`` (val, test)."""
 
     def _log_metrics(self, prefix: str) -> None:
         for name, metrics in self._eval_metrics.items():
@@ -310,7 +315,46 @@ class TextClassificationModel(_TextEncoderModel):
             raise ConfigError("model.labels: a label is listed twice")
         cfg["labels"] = labels
         self.labels: list[str] = labels
+        self._prepare_class_weights(cfg, restoring)
         return pretrained
+
+    _CLASS_BALANCING = ("weighted_loss",)
+
+    def _prepare_class_weights(self, cfg: dict[str, Any], restoring: bool) -> None:
+        """``model.class_balancing: weighted_loss`` weighs the training loss by label:
+        ``model.class_weights``, or weights worked out from the training file's label counts
+        (``model.class_weight_power``, 1 = inverse frequency) and written into the config."""
+        from ganglion_nlp.data.labels import class_weights
+
+        balancing = cfg.get("class_balancing")
+        if balancing is None:
+            cfg["class_weights"] = None
+            return
+        if balancing not in self._CLASS_BALANCING:
+            raise ConfigError(
+                f"model.class_balancing is {balancing!r}; use "
+                f"{' or '.join(self._CLASS_BALANCING)} (weights from the training labels' "
+                "counts) or null"
+            )
+        weights = cfg.get("class_weights")
+        if weights is None:
+            if restoring:
+                raise ConfigError("model.class_weights is missing from the archive's config")
+            power = cfg.get("class_weight_power", 1.0)
+            if not isinstance(power, int | float) or isinstance(power, bool) or power < 0:
+                raise ConfigError(
+                    f"model.class_weight_power is {power!r}; give a number >= 0 (1 weighs each "
+                    "label by its inverse frequency, 0.5 by its square root)"
+                )
+            weights = class_weights(self._training_rows(cfg), self.labels, power=float(power))
+        elif len(weights) != len(self.labels) or any(
+            not isinstance(w, int | float) or w < 0 for w in weights
+        ):
+            raise ConfigError(
+                f"model.class_weights has {len(weights)} entries; give one number >= 0 per label "
+                f"({len(self.labels)}, in the order of model.labels) or null to work them out"
+            )
+        cfg["class_weights"] = [float(w) for w in weights]
 
     def _take_pretrained_config(self, cfg: dict[str, Any], pretrained: Any) -> None:
         theirs = _plain(pretrained.cfg)
@@ -354,6 +398,13 @@ class TextClassificationModel(_TextEncoderModel):
         fill(head_cfg, "num_classes", len(self.labels), where="model.head", source="model.labels")
         self.head = SequenceClassificationHead.from_config_dict(head_cfg, where="model.head")
         self.label_smoothing = float(cfg.get("label_smoothing") or 0.0)
+        weights = cfg.get("class_weights")
+        # in the config, not the state dict: an archive without class weights loads the same
+        self.register_buffer(
+            "class_weight",
+            None if weights is None else torch.tensor(weights, dtype=torch.float32),
+            persistent=False,
+        )
 
     # -- data ----------------------------------------------------------------------------------
     def _setup_dataloader_from_config(self, config: Any, *, split: str, key: str) -> Any:
@@ -395,7 +446,9 @@ class TextClassificationModel(_TextEncoderModel):
     def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
         input_ids, attention_mask, labels = batch
         logits = self(input_ids=input_ids, attention_mask=attention_mask)
-        loss = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+        loss = F.cross_entropy(
+            logits, labels, weight=self.class_weight, label_smoothing=self.label_smoothing
+        )
         self.log("train_loss", loss, prog_bar=True, batch_size=len(labels))
         self._log_lr(len(labels))
         return loss

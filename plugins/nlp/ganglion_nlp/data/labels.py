@@ -6,6 +6,9 @@ among them cannot be predicted; by default (``unknown_labels: error``) such rows
 that counts and names the labels, since they usually mean a mistaken split or a typo. With
 ``unknown_labels: skip`` the rows are left out -- of the metrics too -- with one warning that
 counts and names them.
+
+A training set's label counts also give class weights for the loss (``class_balancing:
+weighted_loss``), so rare labels are not drowned by common ones.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from ganglion_nlp.data.readers import LabelledText
 from ganglion_nlp.errors import UnknownLabelError
 
-__all__ = ["UNKNOWN_LABEL_POLICIES", "label_indices", "labels_of"]
+__all__ = ["UNKNOWN_LABEL_POLICIES", "class_weights", "label_indices", "labels_of"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,29 @@ _SHOWN = 8
 def labels_of(examples: Iterable[LabelledText]) -> list[str]:
     """The distinct labels of ``examples``, sorted (the label set of a training file)."""
     return sorted({e.label for e in examples})
+
+
+def class_weights(
+    examples: Iterable[LabelledText], labels: Sequence[str], *, power: float = 1.0
+) -> list[float]:
+    """One loss weight per label of ``labels``: ``(N / (C * n_c)) ** power`` for a label with
+    ``n_c`` of the ``N`` examples (``C`` labels; a label with none counts as one), scaled so
+    that the average weight over the examples is 1 (the loss keeps its size, so the learning
+    rate needs no change).
+
+    ``power`` 1 weighs every label equally in total (inverse frequency); 0 gives every label
+    weight 1; between them (0.5, the square root) rare labels gain without the common ones
+    losing much.
+    """
+    if power < 0:
+        raise ValueError(f"the class weight power must be >= 0, got {power}")
+    counts = Counter(e.label for e in examples)
+    total = sum(counts[label] for label in labels)
+    if total == 0:
+        raise ValueError("no example has any of the labels, so there is nothing to weigh")
+    raw = [(total / (len(labels) * max(counts[label], 1))) ** power for label in labels]
+    mean = sum(w * counts[label] for w, label in zip(raw, labels, strict=True)) / total
+    return [w / mean for w in raw]
 
 
 def label_indices(
