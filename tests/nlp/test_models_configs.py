@@ -82,3 +82,13 @@ def test_the_generic_config_takes_other_data_by_its_paths_only(tmp_path):
 def test_the_configs_ask_for_their_data(tmp_path):
     with pytest.raises(ConfigError, match="model.train_ds.file_path is not set"):
         train(compose_config("text_classification", ["trainer.max_steps=1"]))
+    # the generic config requires validation data (???): forgetting it is an error, not a
+    # run without validation; null goes without
+    train_file = write_jsonl(tmp_path / "train.jsonl", toy_rows(20))
+    with pytest.raises(ConfigError, match=r"model.validation_ds.file_path is required \(the"):
+        train(
+            compose_config(
+                "text_classification",
+                [f"model.train_ds.file_path={train_file}", "trainer.max_steps=1"],
+            )
+        )

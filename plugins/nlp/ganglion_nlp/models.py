@@ -411,7 +411,7 @@ class TextClassificationModel(_TextEncoderModel):
         from ganglion_nlp.data.loaders import classification_dataloader, has_file_path
 
         cfg = _plain(config)
-        if not has_file_path(cfg):
+        if not has_file_path(cfg, key=key):
             if split == "train":
                 raise ConfigError(f"{key}.file_path is not set; point it at the training file")
             return None
@@ -615,7 +615,7 @@ class MaskedLMModel(_TextEncoderModel):
         from ganglion_nlp.data.loaders import has_file_path, masked_lm_dataloader
 
         cfg = _plain(config)
-        if not has_file_path(cfg):
+        if not has_file_path(cfg, key=key):
             if split == "train":
                 raise ConfigError(f"{key}.file_path is not set; point it at the training texts")
             return None

@@ -69,12 +69,23 @@ DATASET_KEYS = frozenset(
 )
 
 
-def has_file_path(config: Mapping[str, Any] | None) -> bool:
-    """Whether a dataset section names its files (``null``, empty and Hydra's ``???`` do not)."""
+def has_file_path(config: Mapping[str, Any] | None, *, key: str | None = None) -> bool:
+    """Whether a dataset section names its files (``null`` and empty do not).
+
+    Hydra's ``???`` marks a path the config requires: with ``key`` (the section's config
+    key) it is a :class:`~ganglion.errors.ConfigError` saying to set it, else just not a path.
+    """
     if not isinstance(config, Mapping):
         return False
     value = config.get("file_path")
-    return bool(value) and value != "???"
+    if value == "???":
+        if key is not None:
+            raise ConfigError(
+                f"{key}.file_path is required (the config says ???); point it at a data file "
+                f"({key}.file_path=...) or set it to null to go without"
+            )
+        return False
+    return bool(value)
 
 
 def _section(config: Mapping[str, Any], key: str) -> dict[str, Any]:
