@@ -90,6 +90,7 @@ _ABBREVIATIONS = frozenset(
 _WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 _QUOTED = re.compile(r'"([^"]+)"')
+_WORDNET_PARTS = ("noun", "verb", "adj", "adv")
 
 
 @dataclass
@@ -231,7 +232,7 @@ def _fortune_sentences(directory: Path) -> Iterator[str]:
 
 def _wordnet_sentences(directory: Path) -> Iterator[str]:
     """The quoted example sentences of WordNet's glosses, capitalised, with a final period."""
-    for pos in ("noun", "verb", "adj", "adv"):
+    for pos in _WORDNET_PARTS:
         with (directory / f"data.{pos}").open("rb") as handle:
             for raw in handle:
                 line = raw.decode("utf-8", errors="replace")
@@ -250,7 +251,14 @@ def _check_source(name: str, directory: Path) -> None:
         install = "sudo apt-get install fortunes-min fortunes"
         option = "--fortunes-dir"
     else:
-        found = (directory / "data.noun").is_file()
+        parts = [f"data.{pos}" for pos in _WORDNET_PARTS]
+        missing = [part for part in parts if not (directory / part).is_file()]
+        found = len(missing) < len(parts)
+        if found and missing:
+            raise CorpusError(
+                f"WordNet in {directory} is incomplete: {', '.join(missing)} missing (it "
+                f"needs {', '.join(parts)}); reinstall wordnet-base or pass --wordnet-dir"
+            )
         install = "sudo apt-get install wordnet-base"
         option = "--wordnet-dir"
     if not found:

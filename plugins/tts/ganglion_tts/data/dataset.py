@@ -40,7 +40,7 @@ from ganglion_asr.data.dataset import load_entry_audio
 from ganglion_asr.data.manifest import ManifestEntry, read_manifest
 from ganglion_asr.data.sampler import DurationBucketBatchSampler
 from ganglion_asr.errors import AudioLoadError, ManifestError
-from ganglion_tts.data.pitch import estimate_pitch, num_frames
+from ganglion_tts.data.pitch import check_pitch_settings, estimate_pitch, num_frames
 from ganglion_tts.errors import MultiSpeakerError, TTSDataError
 
 __all__ = ["TTSDataset", "collate_tts", "pitch_cache_dir", "tts_dataloader"]
@@ -113,8 +113,7 @@ class TTSDataset(Dataset):
         self.pitch_fmax = float(pitch_fmax)
         self.cache_pitch = bool(cache_pitch)
         # bad settings fail here, not in the first batch
-        estimate_pitch(
-            np.zeros(self.win_length, np.float32),
+        check_pitch_settings(
             self.sample_rate,
             self.hop_length,
             self.win_length,

@@ -34,7 +34,7 @@ import numpy as np
 
 from ganglion_tts.errors import PitchSettingsError
 
-__all__ = ["estimate_pitch", "num_frames"]
+__all__ = ["check_pitch_settings", "estimate_pitch", "num_frames"]
 
 
 def num_frames(num_samples: int, hop_length: int) -> int:
@@ -42,10 +42,16 @@ def num_frames(num_samples: int, hop_length: int) -> int:
     return int(num_samples) // int(hop_length) + 1
 
 
-def _check_settings(
-    sample_rate: int, hop_length: int, win_length: int, fmin: float, fmax: float, threshold: float
+def check_pitch_settings(
+    sample_rate: int,
+    hop_length: int = 256,
+    win_length: int = 1024,
+    fmin: float = 60.0,
+    fmax: float = 500.0,
+    threshold: float = 0.3,
 ) -> tuple[int, int]:
-    """``(tau_min, tau_max)`` in samples, or a :class:`PitchSettingsError` naming the setting."""
+    """The shortest and longest period searched, ``(tau_min, tau_max)`` in samples; settings
+    that cannot work raise a :class:`PitchSettingsError` naming the setting and the fix."""
     for name, value in (
         ("sample_rate", sample_rate),
         ("hop_length", hop_length),
@@ -98,7 +104,7 @@ def estimate_pitch(
     fewer frames voiced, fewer octave errors). ``chunk_frames`` frames are analysed at once
     (memory: about ``chunk_frames * win_length * 64`` bytes). See the module docstring.
     """
-    tau_min, tau_max = _check_settings(
+    tau_min, tau_max = check_pitch_settings(
         sample_rate, hop_length, win_length, fmin, fmax, float(threshold)
     )
     x = np.asarray(audio)
