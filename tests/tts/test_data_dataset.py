@@ -205,3 +205,15 @@ def test_dataloader_config_errors_name_the_key(tmp_path, frontend):
             preprocessor_cfg=PREPROCESSOR,
             key="m.train_ds",
         )
+
+
+def test_pitch_statistics_cover_the_voiced_frames(tmp_path, frontend):
+    ds = TTSDataset(_manifest(tmp_path, ROWS), frontend=frontend)
+    stats = ds.pitch_statistics()
+    assert 120 * 0.98 < stats["min"] < stats["mean"] < stats["max"] < 200 * 1.02
+    assert stats["std"] > 20 and stats["voiced_frames"] > 100
+    silent = tmp_path / "silent"
+    manifest = _manifest(silent, [(0.5, 100.0, "one", None)])
+    sf.write(silent / "wavs" / "u0.wav", np.zeros(8000, np.float32), 16000)
+    with pytest.raises(TTSDataError, match="no voiced frame"):
+        TTSDataset(manifest, frontend=frontend).pitch_statistics()

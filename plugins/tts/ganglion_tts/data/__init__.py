@@ -11,6 +11,7 @@ from ganglion.lazy import lazy_attributes
 
 _LAZY = {
     "estimate_pitch": "ganglion_tts.data.pitch:estimate_pitch",
+    "check_pitch_settings": "ganglion_tts.data.pitch:check_pitch_settings",
     "TTSDataset": "ganglion_tts.data.dataset:TTSDataset",
     "collate_tts": "ganglion_tts.data.dataset:collate_tts",
     "tts_dataloader": "ganglion_tts.data.dataset:tts_dataloader",

@@ -41,7 +41,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -518,8 +518,9 @@ def _check_folder(out: Path, settings: dict[str, Any], overwrite: bool) -> dict[
             "another folder, or pass --overwrite to replace it"
         )
     if previous["settings"] != settings:
+        differ = _differences(previous["settings"], settings)
         raise CorpusError(
-            f"{out} already holds a corpus made with other settings ({_differences(previous['settings'], settings)}). "
+            f"{out} already holds a corpus made with other settings ({differ}). "
             "Rerun with its settings to complete or keep it, pass --overwrite to replace it, "
             "or choose another folder"
         )
@@ -542,9 +543,13 @@ def build_tts_corpus(
     made with other settings is refused unless ``overwrite``; one made with the same settings
     is completed (finished files are kept).
     """
-    config = config or TTSCorpusConfig()
-    config.fortunes_dir = str(Path(config.fortunes_dir).expanduser().resolve())
-    config.wordnet_dir = str(Path(config.wordnet_dir).expanduser().resolve())
+    given = config or TTSCorpusConfig()
+    # recorded with absolute source folders (a copy: the caller's config is left as it was)
+    config = replace(
+        given,
+        fortunes_dir=str(Path(given.fortunes_dir).expanduser().resolve()),
+        wordnet_dir=str(Path(given.wordnet_dir).expanduser().resolve()),
+    )
     config.validate()
     out = Path(out_dir).expanduser()
     settings = config.settings()

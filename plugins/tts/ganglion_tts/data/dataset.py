@@ -105,7 +105,6 @@ class TTSDataset(Dataset):
             from ganglion_tts.text import TextFrontend
 
             frontend = TextFrontend()
-        self.frontend = frontend
         self.sample_rate = int(sample_rate)
         self.hop_length = int(hop_length)
         self.win_length = int(win_length)
@@ -126,7 +125,8 @@ class TTSDataset(Dataset):
         entries = _one_speaker(entries, None if speaker is None else str(speaker), key)
         self.speaker = str(speaker) if speaker is not None else _speaker_of(entries)
         self.entries = entries
-        self.tokens = self._convert_texts(entries)
+        # the frontend is not kept: loader worker processes need only the ids
+        self.tokens = self._convert_texts(entries, frontend)
         self._check_audio(entries)
         self.durations: list[float] = [e.duration for e in entries]
         self._pitch: dict[int, np.ndarray] = {}
@@ -143,11 +143,11 @@ class TTSDataset(Dataset):
         self._disk_warned = False
 
     # -- checks at construction ----------------------------------------------------------------
-    def _convert_texts(self, entries: list[ManifestEntry]) -> list[list[int]]:
+    def _convert_texts(self, entries: list[ManifestEntry], frontend: Any) -> list[list[int]]:
         """Token ids of every entry's text (each distinct text converted once)."""
         from ganglion_tts.text.errors import TTSTextError
 
-        quiet = copy.copy(self.frontend)  # the report below replaces the per-text log lines
+        quiet = copy.copy(frontend)  # the report below replaces the per-text log lines
         quiet.log = False
         converted: dict[str, Any] = {}
         guessed: dict[str, str] = {}  # word -> first location
@@ -263,6 +263,31 @@ class TTSDataset(Dataset):
             self._write_cached(path, pitch)
         self._pitch[index] = pitch
         return pitch
+
+    def pitch_statistics(self) -> dict[str, float]:
+        """Mean, standard deviation, minimum and maximum F0 (Hz) over the voiced frames of
+        every utterance (what a model normalises pitch with); computes every track not yet
+        cached. A dataset without a voiced frame is a :class:`TTSDataError`."""
+        total = count = 0
+        square = 0.0
+        low, high = np.inf, -np.inf
+        for index in range(len(self)):
+            track = self.pitch(index)
+            voiced = track[track > 0].astype(np.float64)
+            if voiced.size:
+                count += voiced.size
+                total += float(voiced.sum())
+                square += float(np.square(voiced).sum())
+                low, high = min(low, float(voiced.min())), max(high, float(voiced.max()))
+        if count == 0:
+            raise TTSDataError(
+                f"{_manifests(self.entries)}: no voiced frame in any utterance (between "
+                f"pitch_fmin={self.pitch_fmin:g} and pitch_fmax={self.pitch_fmax:g} Hz); is it "
+                "speech, and is the range right for the voice?"
+            )
+        mean = total / count
+        std = float(np.sqrt(max(square / count - mean * mean, 0.0)))
+        return {"mean": mean, "std": std, "min": low, "max": high, "voiced_frames": count}
 
     def _write_cached(self, path: Path, pitch: np.ndarray) -> None:
         from ganglion.archive.atomic import atomic_output

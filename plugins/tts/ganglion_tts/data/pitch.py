@@ -14,8 +14,8 @@ marks an unvoiced (or silent) frame.
 
 YIN (de Cheveigné and Kawahara, 2002) in each frame of ``win_length`` samples:
 
-1. the difference function ``d(τ) = Σ_j (x_j - x_{j+τ})²`` over the first ``win_length - τ_max``
-   samples, written as ``E(0) + E(τ) - 2 r(τ)``: energies from a cumulative sum, the
+1. the difference function ``d(τ) = Σ_j (x_j - x_{j+τ})²`` over all but the last ``τ_max + 2``
+   samples of the frame, written as ``E(0) + E(τ) - 2 r(τ)``: energies from a cumulative sum, the
    cross-correlation ``r`` from one FFT product per frame (all frames of a chunk at once);
 2. its cumulative mean normalised form ``d'(τ) = d(τ) τ / Σ_{k≤τ} d(k)``, which is near 1 for
    noise and dips towards 0 at each period of a periodic signal;
