@@ -406,7 +406,9 @@ class FastPitchModel(SpectrogramGenerator):
                 scaling=float(self.alignment_cfg["prior_scaling"]),
             )
         keys = self.fastpitch.embed(tokens).transpose(1, 2)
-        soft, logprob = self.aligner(queries=mel, keys=keys, key_lens=token_lens, attn_prior=prior)
+        soft, logprob = self.aligner(
+            queries=mel, keys=keys, key_lens=token_lens, query_lens=mel_lens, attn_prior=prior
+        )
         hard = monotonic_alignment_search(logprob, mel_lens, token_lens)
         return soft, logprob, hard, durations_from_alignment(hard)
 
