@@ -236,3 +236,19 @@ def test_write_training_mels_matches_the_audio_frame_for_frame(corpus, tmp_path)
         np.load(again.parent / second["mel_filepath"]),
         atol=1e-4,
     )
+
+
+def test_a_user_lexicon_is_packed_into_the_archive(tmp_path, caplog):
+    lexicon = tmp_path / "extra.dict"
+    lexicon.write_text("zorblax  Z AO1 R B L AE2 K S\n")
+    torch.manual_seed(0)
+    model = FastPitchModel(tiny_config(text_frontend={"lexicon": str(lexicon)}))
+    with caplog.at_level("INFO", logger="ganglion_tts.text"):
+        tokens = model.parse("zorblax")
+    assert tokens.shape == (1, 8) and not caplog.records  # from the lexicon: nothing guessed
+    archive = model.save_to(tmp_path / "lex.ganglion")
+    lexicon.unlink()  # the restored model reads the packed copy
+    restored = ModelPT.restore_from(archive)
+    assert torch.equal(restored.parse("zorblax"), tokens)
+    with pytest.raises(ConfigError, match="model.text_frontend: unknown key"):
+        FastPitchModel(tiny_config(text_frontend={"lexikon": str(lexicon)}))
