@@ -111,8 +111,8 @@ class HifiGanGenerator(NeuralModule):
     Args:
         n_mels: mel bands of the input (the preprocessor's ``features``).
         upsample_initial_channel: width after the input convolution; each upsampling halves
-            it (128: 0.4 M weights with the defaults, about 20 times faster than real time
-            on two CPU cores).
+            it (128: 0.4 M weights with the defaults, 50 times faster than real time on
+            one CPU core).
         upsample_rates: stride of each transposed convolution; their product is the hop.
         upsample_kernel_sizes: kernel of each (``rate + kernel`` must be even; ``2 * rate``
             is the usual).
