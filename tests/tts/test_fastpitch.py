@@ -227,6 +227,11 @@ def test_write_training_mels_matches_the_audio_frame_for_frame(corpus, tmp_path)
         assert mel.dtype == np.float32 and mel.shape == (80, samples // 256 + 1)
         assert np.isfinite(mel).all()
     assert not list((tmp_path / "mels_out").rglob("*.tmp"))
+    # the vocoder's segment dataset takes the copy as it is (mel frames checked against audio)
+    from ganglion_tts.data.segments import AudioSegmentDataset
+
+    segments = AudioSegmentDataset(str(copy), segment_length=None, n_mels=80)
+    assert len(segments) == len(TEXTS)
     # the same as the teacher-forced output of the same batch
     first = json.loads(copy.read_text().splitlines()[1])
     again = model.write_training_mels(corpus, tmp_path / "again", batch_size=1)
