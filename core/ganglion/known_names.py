@@ -26,6 +26,7 @@ KNOWN: dict[str, dict[str, str]] = {
         "EncDecCTCModel": "ganglion-asr",
         "TextClassificationModel": "ganglion-nlp",
         "MaskedLMModel": "ganglion-nlp",
+        **dict.fromkeys(("FastPitchModel", "HifiGanModel", "GriffinLimModel"), "ganglion-tts"),
     },
     "modules": {
         **dict.fromkeys(
@@ -46,6 +47,17 @@ KNOWN: dict[str, dict[str, str]] = {
                 "MaskedLMHead",
             ),
             "ganglion-nlp",
+        ),
+        **dict.fromkeys(
+            (
+                "AlignmentEncoder",
+                "FastPitchModule",
+                "GriffinLim",
+                "HifiGanGenerator",
+                "MultiPeriodDiscriminator",
+                "MultiScaleDiscriminator",
+            ),
+            "ganglion-tts",
         ),
     },
     "element_types": {
