@@ -5,7 +5,9 @@ Sub-commands come from the modules named in :data:`SUBCOMMANDS`, each with an
 it, taking the parsed arguments and returning the exit status):
 
 * ``make-corpus DIR`` — synthesise a single-voice corpus with espeak-ng
-  (:mod:`ganglion_tts.data.command`).
+  (:mod:`ganglion_tts.data.command`);
+* ``synthesize GEN [VOC] "text" -o out.wav`` — speak text with a spectrogram generator and a
+  vocoder (Griffin-Lim without one) (:mod:`ganglion_tts.synthesis.command`).
 
 Each sub-command imports what it needs only when it runs, so ``--help`` is instant. Errors
 reach the user as one line (exit status 2; 1 when the file system refuses); see
@@ -23,9 +25,9 @@ from ganglion.command_errors import run_reporting_errors
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
-#: The modules that provide sub-commands, in the order ``--help`` lists them. A new one (say
-#: ``synthesize``) is a module with ``add_parser(subparsers)`` added here.
-SUBCOMMANDS: tuple[str, ...] = ("ganglion_tts.data.command",)
+#: The modules that provide sub-commands, in the order ``--help`` lists them. A new one is a
+#: module with ``add_parser(subparsers)`` added here.
+SUBCOMMANDS: tuple[str, ...] = ("ganglion_tts.data.command", "ganglion_tts.synthesis.command")
 
 
 def build_parser() -> argparse.ArgumentParser:
