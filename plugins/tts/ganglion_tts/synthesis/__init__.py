@@ -4,20 +4,28 @@
 :class:`~ganglion_tts.models.base.Vocoder` (Griffin-Lim when none is given) after
 :func:`check_mel_settings` has made sure the vocoder reads the generator's mels;
 ``ganglion-tts synthesize`` (:mod:`ganglion_tts.synthesis.command`) does it from archives.
+
+The names below are imported on first use, so the command's ``--help`` does not import torch.
 """
 
-from ganglion_tts.synthesis.pipeline import default_vocoder, synthesize, write_wav
-from ganglion_tts.synthesis.settings import (
-    MelSettingsMismatchError,
-    check_mel_settings,
-    effective_mel_settings,
-)
+from __future__ import annotations
 
-__all__ = [
-    "MelSettingsMismatchError",
-    "check_mel_settings",
-    "default_vocoder",
-    "effective_mel_settings",
-    "synthesize",
-    "write_wav",
-]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "default_vocoder": "pipeline",
+    "synthesize": "pipeline",
+    "write_wav": "pipeline",
+    "MelSettingsMismatchError": "settings",
+    "check_mel_settings": "settings",
+    "effective_mel_settings": "settings",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
