@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
+from ganglion.command_args import whole_number
 from ganglion.command_errors import run_reporting_errors
 from ganglion.errors import GanglionError
 
@@ -37,24 +38,8 @@ def _pair(kind: type) -> object:
     return parse
 
 
-def _whole_number(minimum: int):
-    """An argparse type: an integer of at least ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            need = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
-            raise argparse.ArgumentTypeError(f"{need}, got {value}")
-        return value
-
-    return parse
-
-
-_positive_int = _whole_number(1)  # batch sizes, worker counts
-_count = _whole_number(0)
+_positive_int = whole_number(1)  # batch sizes, worker counts
+_count = whole_number(0)
 
 
 def _names(text: str) -> list[str]:

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ganglion.command_args import whole_number
 from ganglion.command_errors import run_reporting_errors
 from ganglion.errors import GanglionError
 
@@ -31,22 +32,8 @@ __all__ = ["build_parser", "main"]
 _PROVIDED = ("ganglion_nlp.tokenizers.command", "ganglion_nlp.corpus.command")
 
 
-def _whole_number(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            need = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
-            raise argparse.ArgumentTypeError(f"{need}, got {value}")
-        return value
-
-    return parse
-
-
-_positive_int = _whole_number(1)
-_count = _whole_number(0)
+_positive_int = whole_number(1)
+_count = whole_number(0)
 
 
 def _check_archive(path: Path) -> None:

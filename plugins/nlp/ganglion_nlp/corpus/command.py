@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ganglion.command_args import fraction
 from ganglion.errors import did_you_mean
 from ganglion_nlp.corpus.errors import CorpusError, UnknownCorpusError
 
@@ -22,16 +23,6 @@ CORPORA = {
 }
 # the options that belong to one corpus only, by their dest
 _OPTIONS_OF = {"wordnet_dir": "wordnet", "gloss": "wordnet", "fortunes_dir": "fortunes"}
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction, got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and under 1, got {value}")
-    return value
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -50,9 +41,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("out_dir", metavar="DIR", type=Path, help="folder to write (new or empty)")
     p.add_argument("--seed", type=int, default=1234, help="split seed (default: 1234)")
     p.add_argument(
-        "--validation", type=_fraction, default=0.1, help="validation fraction (default: 0.1)"
+        "--validation",
+        type=fraction(below_one=True),
+        default=0.1,
+        help="validation fraction (default: 0.1)",
     )
-    p.add_argument("--test", type=_fraction, default=0.1, help="test fraction (default: 0.1)")
+    p.add_argument(
+        "--test", type=fraction(below_one=True), default=0.1, help="test fraction (default: 0.1)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty DIR")
     p.add_argument(
         "--wordnet-dir",

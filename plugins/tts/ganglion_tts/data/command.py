@@ -11,31 +11,9 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
+from ganglion.command_args import fraction, whole_number
+
 __all__ = ["add_parser", "run"]
-
-
-def _whole_number(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            need = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
-            raise argparse.ArgumentTypeError(f"{need}, got {value}")
-        return value
-
-    return parse
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction, got {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {value}")
-    return value
 
 
 def _names(text: str) -> list[str]:
@@ -47,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     from ganglion_tts.data.corpus import SOURCES, TTSCorpusConfig
 
     d = TTSCorpusConfig()
-    count, positive = _whole_number(0), _whole_number(1)
+    count, positive = whole_number(0), whole_number(1)
     sources = "\n".join(f"  {name:<9} {what}" for name, what in SOURCES.items())
     p = subparsers.add_parser(
         "make-corpus",
@@ -70,13 +48,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--num-test", type=count, default=d.num_test)
     p.add_argument(
         "--digit-fraction",
-        type=_fraction,
+        type=fraction(),
         default=d.digit_fraction,
         help=f"fraction of training utterances that are digit strings ({d.digit_fraction})",
     )
     p.add_argument(
         "--held-out-digit-fraction",
-        type=_fraction,
+        type=fraction(),
         default=d.held_out_digit_fraction,
         help="fraction of validation and of test utterances that are digit strings "
         f"({d.held_out_digit_fraction})",
