@@ -7,7 +7,13 @@ from __future__ import annotations
 import pytest
 import pytorch_lightning as pl
 import torch
-from fastpitch_fixtures import BATCH_IDS, tiny_config, tone_batch, write_tone_corpus
+from fastpitch_fixtures import (
+    BATCH_IDS,
+    constant_durations,
+    tiny_config,
+    tone_batch,
+    write_tone_corpus,
+)
 
 from ganglion import ModelPT
 from ganglion.errors import ConfigError
@@ -24,14 +30,6 @@ from ganglion_tts.types import TokenDurationType
 def model() -> FastPitchModel:
     torch.manual_seed(0)
     return FastPitchModel(tiny_config())
-
-
-def _constant_durations(model: FastPitchModel, frames: int) -> None:
-    """Make the duration predictor say ``frames`` for every token."""
-    head = model.fastpitch.duration_predictor.head
-    with torch.no_grad():
-        head.weight.zero_()
-        head.bias.fill_(float(torch.log1p(torch.tensor(float(frames)))))
 
 
 def test_length_regulator_repeats_tokens_by_their_durations():
@@ -114,7 +112,7 @@ def test_lightning_fit_logs_training_and_validation_losses():
 
 
 def test_archive_round_trip_gives_the_same_spectrogram(model, tmp_path):
-    _constant_durations(model, 3)
+    constant_durations(model, 3)
     tokens = model.parse("call five one two")
     spect = model.generate_spectrogram(tokens=tokens)
     archive = model.save_to(tmp_path / "fastpitch.ganglion")
@@ -128,7 +126,7 @@ def test_archive_round_trip_gives_the_same_spectrogram(model, tmp_path):
 
 
 def test_generate_spectrogram_is_log_mel_whose_length_follows_pace(model):
-    _constant_durations(model, 6)
+    constant_durations(model, 6)
     tokens = model.parse("five one")
     n = tokens.shape[1]
     model.train()

@@ -9,7 +9,7 @@ import copy
 import pytest
 import soundfile as sf
 import torch
-from fastpitch_fixtures import TTS_PREPROCESSOR, tiny_config
+from fastpitch_fixtures import TTS_PREPROCESSOR, constant_durations, tiny_config
 
 from ganglion.errors import ConfigError, GanglionError
 from ganglion_tts.cli import main
@@ -40,13 +40,6 @@ def _isolated(tmp_path, monkeypatch):
 def generator() -> FastPitchModel:
     torch.manual_seed(0)
     return FastPitchModel(tiny_config())
-
-
-def _constant_durations(model: FastPitchModel, frames: int) -> None:
-    head = model.fastpitch.duration_predictor.head
-    with torch.no_grad():
-        head.weight.zero_()
-        head.bias.fill_(float(torch.log1p(torch.tensor(float(frames)))))
 
 
 def _settings(**changes) -> dict:
@@ -90,7 +83,7 @@ def test_settings_that_are_not_the_preprocessors_are_refused():
 
 # -- synthesis ---------------------------------------------------------------------------------
 def test_synthesis_with_griffin_lim_makes_the_predicted_length(generator, tmp_path):
-    _constant_durations(generator, 3)
+    constant_durations(generator, 3)
     tokens = generator.parse("one two")
     audio, rate = synthesize(generator, "one two")
     frames = 3 * tokens.shape[1]
@@ -104,7 +97,7 @@ def test_synthesis_with_griffin_lim_makes_the_predicted_length(generator, tmp_pa
 
 
 def test_a_neural_vocoder_of_the_same_settings_is_used(generator):
-    _constant_durations(generator, 2)
+    constant_durations(generator, 2)
     torch.manual_seed(0)
     vocoder = HifiGanModel({"generator": TINY_GENERATOR})
     audio, rate = synthesize(generator, "five", vocoder=vocoder)
@@ -137,7 +130,7 @@ def test_a_wav_name_is_required(tmp_path):
 # -- the command -------------------------------------------------------------------------------
 @pytest.fixture
 def archives(generator, tmp_path):
-    _constant_durations(generator, 2)
+    constant_durations(generator, 2)
     gen = generator.save_to(tmp_path / "gen.ganglion")
     torch.manual_seed(0)
     same = HifiGanModel({"generator": TINY_GENERATOR}).save_to(tmp_path / "voc.ganglion")

@@ -66,3 +66,22 @@ def to_plain(value: Any, *, key: str = "config", lenient: bool = False) -> Any:
     if isinstance(value, list | tuple):
         return [to_plain(v, key=f"{key}[{i}]", lenient=lenient) for i, v in enumerate(value)]
     return value
+
+
+def fill(section: Any, key: str, value: Any, *, where: str, source: str) -> None:
+    """Set ``section[key]`` to ``value`` (worked out from the data, the tokenizer, another
+    section ...) when it is absent or null; a different value given there is a
+    :class:`ConfigError`.
+
+    ``where`` is the section's config key and ``source`` what the value comes from, both
+    named in the error. Models write what they work out back into their config this way, so
+    an archive holds the complete model.
+    """
+    given = section.get(key)
+    if given is None:
+        section[key] = value
+    elif given != value:
+        raise ConfigError(
+            f"{where}.{key} is {given!r}, but {source} gives {value!r}; remove the key "
+            "(it is filled in) or make them agree"
+        )

@@ -12,37 +12,18 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ganglion.errors import ConfigError
 
 __all__ = [
-    "fill",
     "pretrained_encoder",
     "tokenizer_from_data",
 ]
 
 log = logging.getLogger(__name__)
-
-
-def fill(
-    section: MutableMapping[str, Any], key: str, value: Any, *, where: str, source: str
-) -> None:
-    """Set ``section[key]`` to ``value`` when it is absent or null; refuse another value.
-
-    ``where`` is the section's config key and ``source`` what the value comes from, both
-    named in the error.
-    """
-    given = section.get(key)
-    if given is None:
-        section[key] = value
-    elif given != value:
-        raise ConfigError(
-            f"{where}.{key} is {given!r}, but {source} gives {value!r}; remove the key "
-            "(it is filled in) or make them agree"
-        )
 
 
 def tokenizer_from_data(tokenizer_cfg: Mapping[str, Any], texts: Sequence[str], *, key: str) -> str:

@@ -51,13 +51,14 @@ from omegaconf import DictConfig, OmegaConf
 from torch.nn import functional as F
 
 from ganglion import typecheck
+from ganglion.conf.values import fill
 from ganglion.errors import ConfigError
 from ganglion.model import ModelPT
 from ganglion.model.artifacts import unpacked_artifacts
 from ganglion.types import LogitsType, MaskType, NeuralType
 from ganglion_nlp.data.masking import IGNORE_INDEX
 from ganglion_nlp.errors import NLPDataError
-from ganglion_nlp.model_config import copy_weights, fill, pretrained_encoder, tokenizer_from_data
+from ganglion_nlp.model_config import copy_weights, pretrained_encoder, tokenizer_from_data
 
 __all__ = ["Classification", "MaskedLMModel", "TextClassificationModel"]
 

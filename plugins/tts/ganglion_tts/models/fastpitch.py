@@ -41,22 +41,23 @@ import json
 import logging
 import math
 import os
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
 from torch.nn import functional as F
 
 from ganglion import typecheck
 from ganglion.archive import atomic_output, atomic_write_text
-from ganglion.errors import ConfigError
+from ganglion.conf.values import fill
+from ganglion.errors import ConfigError, check_known_keys
 from ganglion.model.artifacts import unpacked_artifacts
 from ganglion.module import NeuralModule
 from ganglion.types import NeuralType
 from ganglion_tts.models.base import SpectrogramGenerator
+from ganglion_tts.models.config import plain, section
 from ganglion_tts.modules.alignment import (
     beta_binomial_log_prior,
     binarization_loss,
@@ -70,6 +71,7 @@ __all__ = ["FastPitchModel", "average_pitch_per_token", "pitch_statistics_of"]
 
 log = logging.getLogger(__name__)
 
+_LAYOUT = "ganglion_tts/conf/fastpitch.yaml"
 _FRONTEND_KEYS = ("lexicon", "stress", "g2p_model")
 _MEL_LOSSES = ("l1", "mse")
 _LOSS_DEFAULTS = {
@@ -80,46 +82,6 @@ _LOSS_DEFAULTS = {
     "binarization_weight": 1.0,
 }
 _ALIGNMENT_DEFAULTS = {"prior": True, "prior_scaling": 1.0, "binarization_start_step": 300}
-
-
-def _plain(cfg: Any) -> dict[str, Any]:
-    if isinstance(cfg, DictConfig):
-        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
-    return dict(cfg)
-
-
-def _section(cfg: MutableMapping[str, Any], key: str, required: bool = False) -> dict[str, Any]:
-    value = cfg.get(key)
-    if value is None:
-        if required:
-            raise ConfigError(
-                f"model.{key} is missing; see ganglion_tts/conf/fastpitch.yaml for the layout"
-            )
-        value = {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"model.{key}: expected a mapping, got {value!r}")
-    cfg[key] = dict(value)
-    return cfg[key]
-
-
-def _fill(section: MutableMapping[str, Any], key: str, value: Any, *, where: str, source: str):
-    """Set ``section[key]`` to ``value`` when absent or null; refuse a different value."""
-    given = section.get(key)
-    if given is None:
-        section[key] = value
-    elif given != value:
-        raise ConfigError(
-            f"{where}.{key} is {given!r}, but {source} gives {value!r}; remove the key (it is "
-            "filled in) or make them agree"
-        )
-
-
-def _known_keys(section: Mapping[str, Any], known: Mapping[str, Any] | Sequence[str], where: str):
-    unknown = sorted(set(section) - set(known))
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-        )
 
 
 def average_pitch_per_token(
@@ -190,24 +152,24 @@ class FastPitchModel(SpectrogramGenerator):
     def __init__(self, cfg: Any, trainer: Any = None) -> None:
         # data is set up at the end, once the frontend and the modules exist
         super().__init__(cfg, None)
-        cfg = _plain(self.cfg)
+        cfg = plain(self.cfg)
         restoring = unpacked_artifacts() is not None
-        self.frontend = self._build_frontend(_section(cfg, "text_frontend"))
-        preprocessor_cfg = _section(cfg, "preprocessor", required=True)
+        self.frontend = self._build_frontend(section(cfg, "text_frontend", {}))
+        preprocessor_cfg = section(cfg, "preprocessor", layout=_LAYOUT)
         self.preprocessor = NeuralModule.from_config_dict(
             preprocessor_cfg, where="model.preprocessor"
         )
         n_mels = int(getattr(self.preprocessor, "features", preprocessor_cfg.get("features", 80)))
-        fastpitch_cfg = _section(cfg, "fastpitch", required=True)
+        fastpitch_cfg = section(cfg, "fastpitch", layout=_LAYOUT)
         fastpitch_cfg.setdefault("_target_", "FastPitchModule")
-        _fill(
+        fill(
             fastpitch_cfg,
             "vocab_size",
             len(self.frontend.vocabulary),
             where="model.fastpitch",
             source="the text frontend's vocabulary",
         )
-        _fill(
+        fill(
             fastpitch_cfg,
             "n_mel_channels",
             n_mels,
@@ -215,16 +177,16 @@ class FastPitchModel(SpectrogramGenerator):
             source="model.preprocessor.features",
         )
         self.fastpitch = NeuralModule.from_config_dict(fastpitch_cfg, where="model.fastpitch")
-        aligner_cfg = _section(cfg, "aligner")
+        aligner_cfg = section(cfg, "aligner", {})
         aligner_cfg.setdefault("_target_", "AlignmentEncoder")
-        _fill(
+        fill(
             aligner_cfg,
             "n_mel_channels",
             n_mels,
             where="model.aligner",
             source="model.preprocessor.features",
         )
-        _fill(
+        fill(
             aligner_cfg,
             "n_text_channels",
             int(self.fastpitch.d_model),
@@ -232,8 +194,8 @@ class FastPitchModel(SpectrogramGenerator):
             source="model.fastpitch.d_model",
         )
         self.aligner = NeuralModule.from_config_dict(aligner_cfg, where="model.aligner")
-        self.loss_cfg = self._loss_config(_section(cfg, "loss"))
-        self.alignment_cfg = self._alignment_config(_section(cfg, "alignment"))
+        self.loss_cfg = self._loss_config(section(cfg, "loss", {}))
+        self.alignment_cfg = self._alignment_config(section(cfg, "alignment", {}))
         for key in ("pitch_mean", "pitch_std"):
             cfg.setdefault(key, None)
         self._check_pitch_statistics(cfg, required=restoring)
@@ -248,7 +210,7 @@ class FastPitchModel(SpectrogramGenerator):
     def _build_frontend(self, frontend_cfg: dict[str, Any]) -> Any:
         from ganglion_tts.text import TextFrontend
 
-        _known_keys(frontend_cfg, _FRONTEND_KEYS, "model.text_frontend")
+        check_known_keys(frontend_cfg, _FRONTEND_KEYS, where="model.text_frontend")
         kwargs = dict(frontend_cfg)
         for key in ("lexicon", "g2p_model"):
             value = kwargs.get(key)
@@ -260,7 +222,7 @@ class FastPitchModel(SpectrogramGenerator):
 
     @staticmethod
     def _loss_config(section: dict[str, Any]) -> dict[str, Any]:
-        _known_keys(section, _LOSS_DEFAULTS, "model.loss")
+        check_known_keys(section, _LOSS_DEFAULTS, where="model.loss")
         merged = {**_LOSS_DEFAULTS, **{k: v for k, v in section.items() if v is not None}}
         if merged["mel"] not in _MEL_LOSSES:
             raise ConfigError(
@@ -277,7 +239,7 @@ class FastPitchModel(SpectrogramGenerator):
 
     @staticmethod
     def _alignment_config(section: dict[str, Any]) -> dict[str, Any]:
-        _known_keys(section, _ALIGNMENT_DEFAULTS, "model.alignment")
+        check_known_keys(section, _ALIGNMENT_DEFAULTS, where="model.alignment")
         merged = {**_ALIGNMENT_DEFAULTS, **{k: v for k, v in section.items() if v is not None}}
         scaling = merged["prior_scaling"]
         if isinstance(scaling, bool) or not isinstance(scaling, int | float) or scaling <= 0:
@@ -329,7 +291,7 @@ class FastPitchModel(SpectrogramGenerator):
             mean, std = float(stats["mean"]), max(float(stats["std"]), 1.0)
         else:
             mean, std = pitch_statistics_of(self._train_dl, hop_length=self._hop_length())
-        cfg = _plain(self.cfg)
+        cfg = plain(self.cfg)
         cfg["pitch_mean"], cfg["pitch_std"] = round(mean, 3), round(std, 3)
         self.cfg = cfg
         log.info("model.pitch_mean/pitch_std from the training data: %.1f / %.1f Hz", mean, std)
@@ -340,11 +302,11 @@ class FastPitchModel(SpectrogramGenerator):
     @property
     def mel_settings(self) -> dict[str, Any]:
         """The preprocessor config: the settings of the mels this model makes."""
-        return _plain(self.cfg.preprocessor)
+        return plain(self.cfg.preprocessor)
 
     # -- data -----------------------------------------------------------------------------------
     def _setup_dataloader_from_config(self, config: Any, *, split: str, key: str) -> Any:
-        cfg = _plain(config)
+        cfg = plain(config)
         if cfg.get("manifest_filepath") is None:
             if split == "train":
                 raise ConfigError(
@@ -620,7 +582,7 @@ class FastPitchModel(SpectrogramGenerator):
         if copy_path.resolve() == manifest.resolve():
             copy_path = out_dir / f"{manifest.stem}_mels{manifest.suffix}"
         sample_rate, hop, win = mel_settings(self.mel_settings)
-        train = _plain(self.cfg.get("train_ds") or {})
+        train = plain(self.cfg.get("train_ds") or {})
         dataset = TTSDataset(
             str(manifest),
             frontend=self.frontend,

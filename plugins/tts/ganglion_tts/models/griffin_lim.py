@@ -23,24 +23,18 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
 
 from ganglion import typecheck
 from ganglion.errors import ConfigError, check_known_keys
 from ganglion.types import NeuralType
 from ganglion_tts.models.base import Vocoder
+from ganglion_tts.models.config import plain
 from ganglion_tts.modules.griffin_lim import TTS_MEL_SETTINGS, GriffinLim
 
 __all__ = ["GriffinLimModel"]
 
 #: The Griffin-Lim options a config may set beside ``preprocessor``.
 OPTIONS = ("n_iter", "momentum", "power", "nnls_iters", "init", "seed")
-
-
-def _plain(cfg: Any) -> dict[str, Any]:
-    if isinstance(cfg, DictConfig):
-        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
-    return dict(cfg)
 
 
 class GriffinLimModel(Vocoder):
@@ -53,7 +47,7 @@ class GriffinLimModel(Vocoder):
 
     def __init__(self, cfg: Any, trainer: Any = None) -> None:
         super().__init__(cfg, None)
-        cfg = _plain(self.cfg)
+        cfg = plain(self.cfg)
         check_known_keys(
             [k for k in cfg if k not in ("train_ds", "validation_ds", "test_ds", "optim")],
             ("preprocessor", *OPTIONS),
@@ -79,12 +73,12 @@ class GriffinLimModel(Vocoder):
                 f"GriffinLimModel.from_settings: unknown option(s) {', '.join(unknown)}; "
                 f"known: {', '.join(OPTIONS)}"
             )
-        return cls({"preprocessor": _plain(mel_settings), **options})
+        return cls({"preprocessor": plain(mel_settings), **options})
 
     @property
     def mel_settings(self) -> dict[str, Any]:
         """The preprocessor config: the settings of the mels this vocoder reads."""
-        return _plain(self.cfg.preprocessor)
+        return plain(self.cfg.preprocessor)
 
     @property
     def input_types(self) -> Mapping[str, NeuralType]:

@@ -35,17 +35,19 @@ Validation logs ``val_loss``: the mel L1 of whole utterances (nothing else is wr
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
 
 from ganglion import typecheck
+from ganglion.conf.values import fill
 from ganglion.errors import ConfigError, check_known_keys
 from ganglion.module import NeuralModule
 from ganglion.types import NeuralType
+from ganglion_tts.models import config as model_config
 from ganglion_tts.models.base import Vocoder
+from ganglion_tts.models.config import plain
 from ganglion_tts.modules.griffin_lim import TTS_MEL_SETTINGS, mel_settings
 from ganglion_tts.modules.hifigan import (
     discriminator_loss,
@@ -95,34 +97,6 @@ DATASET_KEYS = (
 )
 
 
-def _plain(cfg: Any) -> Any:
-    if isinstance(cfg, DictConfig):
-        return OmegaConf.to_container(cfg, resolve=True)
-    return dict(cfg)
-
-
-def _section(cfg: MutableMapping[str, Any], key: str, default: Any = None) -> Any:
-    value = cfg.get(key, default)
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"model.{key}: expected a mapping, got {value!r}")
-    cfg[key] = dict(value)
-    return cfg[key]
-
-
-def _fill(section: MutableMapping[str, Any], key: str, value: Any, *, where: str, source: str):
-    """Set ``section[key]`` from ``source`` when null; a different value is an error."""
-    given = section.get(key)
-    if given is None:
-        section[key] = value
-    elif given != value:
-        raise ConfigError(
-            f"{where}.{key}={given!r} differs from {source} ({value!r}); leave it null to have "
-            "it filled"
-        )
-
-
 class HifiGanModel(Vocoder):
     """HiFi-GAN: log-mel spectrograms -> audio, trained adversarially (or on mel + STFT
     losses alone).
@@ -135,22 +109,22 @@ class HifiGanModel(Vocoder):
 
     def __init__(self, cfg: Any, trainer: Any = None) -> None:
         super().__init__(cfg, None)  # data is set up once the model is built
-        cfg = _plain(self.cfg)
+        cfg = plain(self.cfg)
         check_known_keys(cfg, _MODEL_KEYS, where="model")
         if cfg.get("preprocessor") is None:
             cfg["preprocessor"] = dict(TTS_MEL_SETTINGS)
-        pre_cfg = _section(cfg, "preprocessor")
+        pre_cfg = model_config.section(cfg, "preprocessor")
         self.preprocessor = mel_settings(pre_cfg, "model.preprocessor")
-        gen_cfg = _section(cfg, "generator", {})
+        gen_cfg = model_config.section(cfg, "generator", {})
         gen_cfg.setdefault("_target_", "HifiGanGenerator")
-        _fill(
+        fill(
             gen_cfg,
             "n_mels",
             self.preprocessor.features,
             where="model.generator",
             source="model.preprocessor.features",
         )
-        _fill(
+        fill(
             gen_cfg,
             "sample_rate",
             self.preprocessor.sample_rate,
@@ -186,7 +160,7 @@ class HifiGanModel(Vocoder):
     # -- config ---------------------------------------------------------------------------------
     @staticmethod
     def _discriminator(cfg: dict[str, Any], key: str, target: str) -> Any:
-        section = _section(cfg, key)
+        section = model_config.section(cfg, key)
         if section is None:
             return None
         section.setdefault("_target_", target)
@@ -194,7 +168,7 @@ class HifiGanModel(Vocoder):
 
     @staticmethod
     def _loss_config(cfg: dict[str, Any]) -> dict[str, Any]:
-        section = _section(cfg, "loss", {})
+        section = model_config.section(cfg, "loss", {})
         check_known_keys(section, LOSS_DEFAULTS, where="model.loss")
         for key, value in LOSS_DEFAULTS.items():
             section.setdefault(key, value)
@@ -221,7 +195,7 @@ class HifiGanModel(Vocoder):
     @property
     def mel_settings(self) -> dict[str, Any]:
         """The preprocessor config: the settings of the mels this vocoder reads."""
-        return _plain(self.cfg.preprocessor)
+        return plain(self.cfg.preprocessor)
 
     @property
     def discriminators(self) -> list[Any]:
@@ -233,7 +207,7 @@ class HifiGanModel(Vocoder):
         from ganglion.data import resumable_dataloader
         from ganglion_tts.data.segments import AudioSegmentDataset
 
-        cfg = _plain(config)
+        cfg = plain(config)
         check_known_keys(cfg, DATASET_KEYS, where=key)
         if not cfg.get("manifest_filepath"):
             if split == "train":

@@ -49,7 +49,7 @@ import torch
 from ganglion import typecheck
 from ganglion.errors import ConfigError
 from ganglion.module import NeuralModule
-from ganglion.types import LengthsType, NeuralType
+from ganglion_tts.modules.vocoder_ports import VocoderPorts
 
 __all__ = ["TTS_MEL_SETTINGS", "GriffinLim", "mel_settings"]
 
@@ -132,7 +132,7 @@ def _plain(cfg: Mapping[str, Any], where: str) -> dict[str, Any]:
     return dict(cfg)
 
 
-class GriffinLim(NeuralModule):
+class GriffinLim(VocoderPorts, NeuralModule):
     """Log-mel spectrograms ``[B, n_mels, T]`` -> audio ``[B, (T - 1) * hop]``, no weights.
 
     Args:
@@ -196,24 +196,6 @@ class GriffinLim(NeuralModule):
     @property
     def hop_length(self) -> int:
         return self.analysis.hop_length
-
-    @property
-    def input_types(self) -> Mapping[str, NeuralType]:
-        from ganglion_asr.types import MelSpectrogramType
-
-        return {
-            "spec": NeuralType(("B", "D", "T"), MelSpectrogramType()),
-            "spec_len": NeuralType(("B",), LengthsType(), optional=True),
-        }
-
-    @property
-    def output_types(self) -> Mapping[str, NeuralType]:
-        from ganglion_asr.types import AudioSignal
-
-        return {
-            "audio": NeuralType(("B", "T"), AudioSignal(freq=self.sample_rate)),
-            "audio_len": NeuralType(("B",), LengthsType()),
-        }
 
     @typecheck()
     def forward(

@@ -33,7 +33,8 @@ from torch.nn.utils.parametrizations import weight_norm
 from ganglion import typecheck
 from ganglion.errors import ConfigError
 from ganglion.module import NeuralModule
-from ganglion.types import ChannelType, LengthsType, LogitsType, NeuralType
+from ganglion.types import ChannelType, LogitsType, NeuralType
+from ganglion_tts.modules.vocoder_ports import VocoderPorts
 
 __all__ = [
     "HifiGanGenerator",
@@ -105,7 +106,7 @@ class _ResidualStack(nn.Module):
         return x
 
 
-class HifiGanGenerator(NeuralModule):
+class HifiGanGenerator(VocoderPorts, NeuralModule):
     """Log-mel ``[B, n_mels, T]`` -> audio ``[B, (T - 1) * hop]`` in [-1, 1].
 
     Args:
@@ -205,24 +206,6 @@ class HifiGanGenerator(NeuralModule):
         self.conv_post = weight_norm(nn.Conv1d(channels, 1, 7, padding=3))
         self.apply(_init_conv)
 
-    @property
-    def input_types(self) -> Mapping[str, NeuralType]:
-        from ganglion_asr.types import MelSpectrogramType
-
-        return {
-            "spec": NeuralType(("B", "D", "T"), MelSpectrogramType()),
-            "spec_len": NeuralType(("B",), LengthsType(), optional=True),
-        }
-
-    @property
-    def output_types(self) -> Mapping[str, NeuralType]:
-        from ganglion_asr.types import AudioSignal
-
-        return {
-            "audio": NeuralType(("B", "T"), AudioSignal(freq=self.sample_rate)),
-            "audio_len": NeuralType(("B",), LengthsType()),
-        }
-
     @typecheck()
     def forward(
         self, spec: torch.Tensor, spec_len: torch.Tensor | None = None
@@ -275,6 +258,19 @@ def _audio_input_types() -> dict[str, Any]:
     return {"audio": NeuralType(("B", "T"), AudioSignal())}
 
 
+class _DiscriminatorPorts:
+    """The ports of both discriminators: audio in; a score map and the feature maps of each
+    sub-discriminator out."""
+
+    @property
+    def input_types(self) -> Mapping[str, Any]:
+        return _audio_input_types()
+
+    @property
+    def output_types(self) -> Mapping[str, Any]:
+        return _disc_output_types()
+
+
 class _PeriodDiscriminator(nn.Module):
     def __init__(
         self, period: int, channels: Sequence[int], kernel: int, stride: int, slope: float
@@ -311,7 +307,7 @@ class _PeriodDiscriminator(nn.Module):
         return x.flatten(1), features
 
 
-class MultiPeriodDiscriminator(NeuralModule):
+class MultiPeriodDiscriminator(_DiscriminatorPorts, NeuralModule):
     """Real/fake scores of audio ``[B, S]`` by one 2-D convolutional stack per period.
 
     Args:
@@ -343,14 +339,6 @@ class MultiPeriodDiscriminator(NeuralModule):
             for p in periods
         )
         self.apply(_init_conv)
-
-    @property
-    def input_types(self) -> Mapping[str, Any]:
-        return _audio_input_types()
-
-    @property
-    def output_types(self) -> Mapping[str, Any]:
-        return _disc_output_types()
 
     @typecheck()
     def forward(self, audio: torch.Tensor) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
@@ -386,7 +374,7 @@ class _ScaleDiscriminator(nn.Module):
         return x.flatten(1), features
 
 
-class MultiScaleDiscriminator(NeuralModule):
+class MultiScaleDiscriminator(_DiscriminatorPorts, NeuralModule):
     """Real/fake scores of audio ``[B, S]`` at ``scales`` time scales (the audio, then
     average-pooled by 2 each time), each by a 1-D stack of strided grouped convolutions.
 
@@ -419,14 +407,6 @@ class MultiScaleDiscriminator(NeuralModule):
             _ScaleDiscriminator(channels, groups, float(leaky_relu_slope)) for _ in range(scales)
         )
         self.apply(_init_conv)
-
-    @property
-    def input_types(self) -> Mapping[str, Any]:
-        return _audio_input_types()
-
-    @property
-    def output_types(self) -> Mapping[str, Any]:
-        return _disc_output_types()
 
     @typecheck()
     def forward(self, audio: torch.Tensor) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
