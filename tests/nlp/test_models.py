@@ -259,3 +259,39 @@ def test_class_balancing_weighs_the_loss_by_label_frequency(corpus, tokenizer_di
     cfg["class_weights"] = [1.0, 2.0]
     with pytest.raises(ConfigError, match="model.class_weights has 2 entries; give one number"):
         TextClassificationModel(cfg)
+
+
+def test_prior_correction_takes_the_class_weights_back_out_of_predictions(
+    corpus, tokenizer_dir, tmp_path
+):
+    cfg = tiny_config(corpus, tokenizer_dir)
+    cfg["class_balancing"] = "weighted_loss"
+    cfg["class_weights"] = [1.0, 4.0, 0.5]
+    cfg["prior_correction"] = True
+    model = TextClassificationModel(cfg)
+    assert torch.allclose(model.prior_shift, -torch.tensor([1.0, 4.0, 0.5]).log())
+    texts = ["a small dog", "a sharp knife for bread"]
+    corrected = model.predict_probabilities(texts)
+    shift, model.prior_shift = model.prior_shift, None
+    raw = model.predict_probabilities(texts)
+    model.prior_shift = shift
+    # raw is p(c|x) * w_c renormalised: dividing the weights back out gives the correction
+    expected = raw / torch.tensor([1.0, 4.0, 0.5])
+    expected = expected / expected.sum(-1, keepdim=True)
+    assert not torch.allclose(corrected, raw, atol=1e-3)
+    assert torch.allclose(corrected, expected, atol=1e-5)
+    path = tmp_path / "corrected.ganglion"
+    model.save_to(path)
+    restored = TextClassificationModel.restore_from(path, map_location="cpu")
+    assert torch.allclose(restored.predict_probabilities(texts), expected, atol=1e-5)
+
+    cfg["prior_correction"] = False
+    plain = TextClassificationModel(cfg)
+    assert plain.prior_shift is None
+    cfg["prior_correction"] = "yes"
+    with pytest.raises(ConfigError, match="model.prior_correction is 'yes'; give true"):
+        TextClassificationModel(cfg)
+    cfg["prior_correction"] = True
+    cfg["class_balancing"] = None
+    with pytest.raises(ConfigError, match="model.class_balancing is null: there are no class"):
+        TextClassificationModel(cfg)

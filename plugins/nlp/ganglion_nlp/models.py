@@ -328,7 +328,20 @@ class TextClassificationModel(_TextEncoderModel):
         from ganglion_nlp.data.labels import class_weights
 
         balancing = cfg.get("class_balancing")
+        correction = cfg.get("prior_correction", False)
+        if not isinstance(correction, bool):
+            raise ConfigError(
+                f"model.prior_correction is {correction!r}; give true (predictions take the "
+                "class weights back out) or false"
+            )
+        cfg["prior_correction"] = correction
         if balancing is None:
+            if correction:
+                raise ConfigError(
+                    "model.prior_correction is true, but model.class_balancing is null: there "
+                    "are no class weights to take back out; set model.class_balancing="
+                    "weighted_loss or model.prior_correction=false"
+                )
             cfg["class_weights"] = None
             return
         if balancing not in self._CLASS_BALANCING:
@@ -406,6 +419,14 @@ class TextClassificationModel(_TextEncoderModel):
             None if weights is None else torch.tensor(weights, dtype=torch.float32),
             persistent=False,
         )
+        # prior_correction: a loss weighted by w_c learns scores shifted by log w_c (its
+        # softmax is p(c|x) * w_c, renormalised); predictions subtract that shift again, so
+        # they follow the training data's label frequencies while rare labels' larger
+        # gradients still shaped the encoder
+        correction = None
+        if weights is not None and cfg.get("prior_correction"):
+            correction = -torch.tensor(weights, dtype=torch.float32).clamp_min(1e-12).log()
+        self.register_buffer("prior_shift", correction, persistent=False)
 
     # -- data ----------------------------------------------------------------------------------
     def _setup_dataloader_from_config(self, config: Any, *, split: str, key: str) -> Any:
@@ -454,9 +475,17 @@ class TextClassificationModel(_TextEncoderModel):
         self._log_lr(len(labels))
         return loss
 
+    def decision_logits(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The scores predictions come from: :meth:`forward`'s logits, less the class weights'
+        shift when ``model.prior_correction`` is on (else the same)."""
+        logits = self(input_ids=input_ids, attention_mask=attention_mask)
+        return logits if self.prior_shift is None else logits + self.prior_shift
+
     def _eval_step(self, batch: Sequence[torch.Tensor], name: str) -> None:
         input_ids, attention_mask, labels = batch
-        logits = self(input_ids=input_ids, attention_mask=attention_mask)
+        logits = self.decision_logits(input_ids, attention_mask)
         loss = F.cross_entropy(logits, labels)
         self._metrics(name).update(logits.argmax(dim=-1), labels)
         self.log(
@@ -505,7 +534,7 @@ class TextClassificationModel(_TextEncoderModel):
             for start in range(0, len(order), batch_size):
                 chunk = order[start : start + batch_size]
                 ids, mask = pad_batch([sequences[i] for i in chunk], self.tokenizer.pad_id)
-                logits = self(input_ids=ids.to(device), attention_mask=mask.to(device))
+                logits = self.decision_logits(ids.to(device), mask.to(device))
                 out[chunk] = logits.float().softmax(dim=-1).cpu()
         finally:
             self.train(was_training)
