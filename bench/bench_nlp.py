@@ -16,7 +16,7 @@ Prints test accuracy and macro-F1 of both and the training wall time of each. Th
 (issue 14): the transformer beats the baseline within 20 minutes of training on 2 CPU cores.
 
     .venv/bin/python bench/bench_nlp.py [--corpus data/nlp_wordnet] [--runs runs/bench_nlp]
-        [--pretrain 00:00:08:00] [--finetune 00:00:12:00] [--skip-training ARCHIVE]
+        [--pretrain 00:00:07:30] [--finetune 00:00:11:30] [--skip-training ARCHIVE]
 """
 
 from __future__ import annotations

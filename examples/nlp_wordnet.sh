@@ -16,14 +16,14 @@
 # 2-thread training step several times over. bench/bench_nlp.py runs the same recipe and the
 # TF-IDF + logistic-regression baseline side by side.
 # Settings through the environment:
-#   CORPUS=data/nlp_wordnet  RUNS=runs/nlp_wordnet  PRETRAIN=00:00:08:00  FINETUNE=00:00:12:00
+#   CORPUS=data/nlp_wordnet  RUNS=runs/nlp_wordnet  PRETRAIN=00:00:07:30  FINETUNE=00:00:11:30
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CORPUS=${CORPUS:-data/nlp_wordnet}
 RUNS=${RUNS:-runs/nlp_wordnet}
-PRETRAIN=${PRETRAIN:-00:00:08:00}
-FINETUNE=${FINETUNE:-00:00:12:00}
+PRETRAIN=${PRETRAIN:-00:00:07:30}
+FINETUNE=${FINETUNE:-00:00:11:30}
 BIN=.venv/bin
 if [ ! -x "$BIN/ganglion-nlp" ]; then
     echo "no $BIN/ganglion-nlp: set the machine up first with 'bash scripts/setup.sh'" >&2
