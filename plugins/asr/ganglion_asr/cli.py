@@ -210,7 +210,67 @@ def _add_transcribe(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="print at most this many transcriptions (default: all)",
     )
+    g = p.add_argument_group(
+        "decoding", "default: the model's own decoding (greedy unless it was saved otherwise)"
+    )
+    g.add_argument(
+        "--decoder",
+        choices=("greedy", "beam"),
+        default=None,
+        help="greedy, or CTC beam search (implied by the options below)",
+    )
+    g.add_argument("--beam-size", type=_positive_int, default=None, help="beam width (8)")
+    g.add_argument("--lm", type=Path, default=None, help="an ARPA word n-gram language model")
+    g.add_argument("--word-list", type=Path, default=None, help="the words to allow, one a line")
+    g.add_argument("--alpha", type=float, default=None, help="LM weight (0.5)")
+    g.add_argument("--beta", type=float, default=None, help="bonus per word (1.0)")
+    g.add_argument(
+        "--lexicon-snap",
+        action="store_true",
+        help="replace each output word missing from --word-list by the closest listed word",
+    )
     p.set_defaults(run=_run_transcribe)
+
+
+def _decoding_options(args: argparse.Namespace) -> dict | None:
+    """The ``decoding`` section the transcribe options ask for (None: keep the model's).
+
+    Files are checked here, before the model is loaded.
+    """
+    beam_only = {
+        "--beam-size": args.beam_size,
+        "--lm": args.lm,
+        "--alpha": args.alpha,
+        "--beta": args.beta,
+    }
+    given = [k for k, v in beam_only.items() if v is not None]
+    if args.decoder is None and not given and args.word_list is None:
+        if args.lexicon_snap:
+            raise GanglionError("--lexicon-snap needs --word-list FILE")
+        return None
+    if args.decoder == "greedy" and given:
+        raise GanglionError(f"{', '.join(given)} apply to --decoder beam, not greedy")
+    if args.lexicon_snap and args.word_list is None:
+        raise GanglionError("--lexicon-snap needs --word-list FILE")
+    if args.decoder == "greedy" and args.word_list is not None and not args.lexicon_snap:
+        raise GanglionError("--word-list with --decoder greedy needs --lexicon-snap")
+    for option, path in (("--lm", args.lm), ("--word-list", args.word_list)):
+        if path is not None and not path.is_file():
+            what = "is a directory" if path.is_dir() else "does not exist"
+            raise GanglionError(f"{option} {path} {what}")
+    section: dict = {"strategy": args.decoder or "beam"}
+    for key, value in (
+        ("beam_size", args.beam_size),
+        ("lm", args.lm),
+        ("word_list", args.word_list),
+        ("alpha", args.alpha),
+        ("beta", args.beta),
+    ):
+        if value is not None:
+            section[key] = str(value) if isinstance(value, Path) else value
+    if args.lexicon_snap:
+        section["lexicon_snap"] = True
+    return section
 
 
 def check_output_path(path: Path, option: str = "--output") -> None:
@@ -256,6 +316,7 @@ def _run_transcribe(args: argparse.Namespace) -> int:
         if not audio.is_file():
             what = "is a directory" if audio.is_dir() else "does not exist"
             raise GanglionError(f"audio file {audio} {what}")
+    decoding = _decoding_options(args)
     files = [str(p) for p in args.audio]
     entries = []
     if args.manifest is not None:
@@ -266,6 +327,8 @@ def _run_transcribe(args: argparse.Namespace) -> int:
 
     # refuses an archive of another kind of model before building it
     model = EncDecCTCModel.restore_from(str(args.model), map_location="cpu")
+    if decoding is not None:
+        model.change_decoding_strategy(decoding)
     # manifest entries go as they are, so segments (offset, duration) are decoded alone
     hypotheses = model.transcribe([*files, *entries], batch_size=args.batch_size)
     rows = [{"audio_filepath": f, "pred_text": h} for f, h in zip(files, hypotheses)]

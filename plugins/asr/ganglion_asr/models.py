@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ganglion import typecheck
 from ganglion.errors import ConfigError
@@ -36,7 +36,7 @@ from ganglion.types import LabelsType, LengthsType, LogprobsType, NeuralType
 from ganglion_asr.data.audio import audio_duration
 from ganglion_asr.data.dataset import build_dataloader, collate_audio_tokens, load_entry_audio
 from ganglion_asr.data.manifest import ManifestEntry
-from ganglion_asr.decoding import GreedyCTCDecoder
+from ganglion_asr.decoding import build_ctc_decoder
 from ganglion_asr.losses import CTCLoss
 from ganglion_asr.metrics import error_rate_metrics
 
@@ -79,9 +79,46 @@ class EncDecCTCModel(ModelPT):
             zero_infinity=True,
             reduction=str(cfg.get("ctc_reduction", "mean_batch")),
         )
-        self.decoding = GreedyCTCDecoder(self.labels)
+        self.decoding = self._build_decoding(cfg.get("decoding"))
         # one metric collection per evaluation set, made when that set is first seen
         self._eval_metrics = torch.nn.ModuleDict()
+
+    # -- decoding -------------------------------------------------------------------------
+    def _build_decoding(self, section: Any) -> Any:
+        """The decoder of a ``decoding`` section (None: greedy); its word list and LM files
+        are registered as artifacts, so a saved model decodes the same elsewhere."""
+        if section is None:
+            for key in ("word_list", "lm"):
+                self._artifacts.pop(f"decoding.{key}", None)
+            return build_ctc_decoder(None, self.labels)
+        settings = (
+            OmegaConf.to_container(section, resolve=True)
+            if isinstance(section, DictConfig)
+            else dict(section)
+        )
+        for key in ("word_list", "lm"):
+            value = settings.get(key)
+            known = self._artifacts.get(f"decoding.{key}")
+            if isinstance(value, str) and value.startswith("ganglion:") and known is not None:
+                value = str(known.path)  # the restored model's own file, once more
+            if isinstance(value, str) and not value.startswith("ganglion:"):
+                _check_decoding_file(value, f"model.decoding.{key}")
+            if isinstance(value, str):
+                settings[key] = self.register_artifact(f"decoding.{key}", value)
+            else:
+                self._artifacts.pop(f"decoding.{key}", None)
+        return build_ctc_decoder(settings, self.labels)
+
+    def change_decoding_strategy(self, decoding_cfg: Any) -> None:
+        """Decode with another ``decoding`` section from now on (kept in ``cfg.decoding``
+        and in archives saved later), e.g. ``{"strategy": "beam", "beam_size": 8,
+        "lm": "digits.arpa"}``; None goes back to greedy decoding."""
+        decoding = self._build_decoding(decoding_cfg)
+        self.decoding = decoding
+        with open_dict(self.cfg):
+            self.cfg.decoding = (
+                None if decoding_cfg is None else OmegaConf.create(_as_plain(decoding_cfg))
+            )
 
     # -- data ---------------------------------------------------------------------------
     def _setup_dataloader_from_config(self, config: Any, *, split: str, key: str) -> Any:
@@ -174,7 +211,7 @@ class EncDecCTCModel(ModelPT):
         )
         loss = self.loss(log_probs, transcript, encoded_len, transcript_len)
         name = self._set_name(prefix, index)
-        hyps = self.decoding(predictions, encoded_len)
+        hyps = self.decoding(log_probs, encoded_len)
         refs = self.decoding.targets_to_text(transcript, transcript_len)
         self._metrics(name).update(hyps, refs)
         self.log(
@@ -261,10 +298,10 @@ class EncDecCTCModel(ModelPT):
                 signal, signal_len, _, _ = collate_audio_tokens(
                     [(a, torch.tensor(a.shape[0]), no_tokens, torch.tensor(0)) for a in audio]
                 )
-                _, encoded_len, predictions = self(
+                log_probs, encoded_len, _ = self(
                     input_signal=signal.to(device), input_signal_length=signal_len.to(device)
                 )
-                for i, text in zip(chunk, self.decoding(predictions, encoded_len)):
+                for i, text in zip(chunk, self.decoding(log_probs, encoded_len)):
                     texts[i] = text
             return texts
         finally:
@@ -288,6 +325,21 @@ def _as_entry(item: Any) -> ManifestEntry:
         "transcribe takes audio file paths, manifest entries or (path, offset, duration) "
         f"tuples; got {item!r}"
     )
+
+
+def _as_plain(section: Any) -> Any:
+    if isinstance(section, DictConfig):
+        return OmegaConf.to_container(section, resolve=True)
+    return dict(section)
+
+
+def _check_decoding_file(value: str, key: str) -> None:
+    """A word list or LM path that does not exist, named with its key, before any reading."""
+    path = os.path.expanduser(value)
+    if not os.path.exists(path):
+        raise ConfigError(f"{key}: {value} does not exist; give an existing file")
+    if os.path.isdir(path):
+        raise ConfigError(f"{key}: {value} is a directory; give a file")
 
 
 def _check_config(cfg: Any) -> Any:
