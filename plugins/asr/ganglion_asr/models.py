@@ -13,6 +13,7 @@ Built from a config with NeMo's layout (see ``conf/quartznet_5x5.yaml``)::
       encoder: {_target_: ganglion_asr.modules.ConvASREncoder, jasper: [...], ...}
       decoder: {_target_: ganglion_asr.modules.ConvASRDecoder, ...}
       optim: {name: novograd, lr: 0.01, sched: {...}}
+      decoding: {strategy: beam, beam_size: 8, lm: x.arpa, ...}   # optional; default greedy
 
 Validation and test report the CTC loss and the corpus WER and CER (``val_loss``,
 ``val_wer``, ``val_cer``; ``test_*``), computed with torchmetrics and synchronised across

@@ -238,7 +238,7 @@ class NGramLanguageModel:
                 ngrams[section] = {}
                 continue
             if section is None:
-                raise fail(number, "text before \\data\\; is this an ARPA file?")
+                continue  # a header before \\data\\ (some tools write one) is skipped
             if section == "data":
                 key, _, value = line.partition("=")
                 parts = key.split()
@@ -262,8 +262,10 @@ class NGramLanguageModel:
                 bow = float(fields[section + 1]) if len(fields) == section + 2 else 0.0
             except ValueError:
                 raise fail(number, f"probability or back-off is not a number in {line!r}") from None
-            if prob > 0.0 or not math.isfinite(bow) or math.isnan(prob):
+            if prob > 0.0 or math.isnan(prob):
                 raise fail(number, f"log10 probability {prob} is not <= 0 in {line!r}")
+            if not math.isfinite(bow):
+                raise fail(number, f"back-off weight {bow} is not a finite number in {line!r}")
             ngrams[section][tuple(fields[1 : section + 1])] = (prob, bow)
         if not expected:
             raise LanguageModelError(f"language model {source}: no \\data\\ section; not ARPA")
