@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine for ganglion: system packages (espeak-ng, sox, libsndfile, g++,
+# Sets up a fresh machine for ganglion: system packages (espeak-ng, festival, sox, libsndfile, g++,
 # wordnet-base and fortunes for the text corpora) and a virtual environment in .venv with the
 # core, all four plugins and tox, CPU torch pinned.
 # Idempotent: safe to run again.
@@ -18,6 +18,11 @@ ldconfig -p 2>/dev/null | grep libsndfile >/dev/null || need_apt+=(libsndfile1)
 [ -f /usr/share/wordnet/data.noun ] || need_apt+=(wordnet-base)
 [ -f /usr/share/games/fortunes/fortunes ] || need_apt+=(fortunes-min)
 [ -f /usr/share/games/fortunes/computers ] || need_apt+=(fortunes)
+# ganglion-asr's digit corpus can add festival's ked voice (engines: [espeak-ng, festival]);
+# `make-sanity-set` reads the human recordings of pocketsphinx-testdata
+command -v text2wave >/dev/null || need_apt+=(festival)
+[ -f /usr/share/festival/voices/english/ked_diphone/festvox/ked_diphone.scm ] || need_apt+=(festvox-kdlpc16k)
+[ -f /usr/share/pocketsphinx/test/data/tidigits/dhd.2934z.raw ] || need_apt+=(pocketsphinx-testdata)
 if [ ${#need_apt[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,4 +1,4 @@
-"""A spoken-digit-string corpus synthesised with espeak-ng.
+"""A spoken-digit-string corpus synthesised with espeak-ng (and, optionally, festival).
 
 Each utterance is 1-7 digits read as words (the transcript is ``"three one four"``), spoken
 by one *speaker*: an espeak-ng English voice with a voice variant (``en-us+f3``,
@@ -6,6 +6,14 @@ by one *speaker*: an espeak-ng English voice with a voice variant (``en-us+f3``,
 background noise. Speakers are split three ways, so validation and test utterances come
 from speakers that training never heard (``holdout="speaker"``); ``holdout="variant"`` is
 stricter still: the held-out variants are heard with no base voice in training.
+
+A second engine, festival, is switched on with ``engines=["espeak-ng", "festival"]``. Its
+speakers are an installed English festival voice in a pitch register
+(``festival:ked_diphone+low``); each utterance gets its own duration stretch and F0 mean and
+range, then the same resampling, level, silence and noise as espeak-ng's. Festival speakers
+are split across train/validation/test on their own, so both engines are heard in training,
+and ``festival_share`` of the utterances are festival's. Some voices are never used:
+:data:`RESERVED_VOICES`.
 
 The corpus is a function of the settings and the seed: every random choice is drawn up front
 from one seeded generator (noise from a per-utterance seed), so the same command writes the
@@ -31,7 +39,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +54,56 @@ SPLITS = ("train", "validation", "test")
 #: speed we choose, and "Demonic" is pitched beyond any human voice.
 EXCLUDED_VARIANTS = frozenset({"whisper", "whisperf", "fast", "Demonic"})
 
-ESPEAK = "espeak-ng"
+ESPEAK = "espeak-ng"  # the program
+FESTIVAL = "festival"  # the program
+TEXT2WAVE = "text2wave"  # festival's text-to-wav script
+#: the synthesisers a corpus can draw its speakers from, by the names the config uses
+ENGINES = ("espeak-ng", "festival")
+ESPEAK_ENGINE, FESTIVAL_ENGINE = ENGINES
+FESTIVAL_PACKAGES = "festival festvox-kdlpc16k"
+
+#: Independent test voices: kept out of every synthetic training corpus so that a model can
+#: be checked on voices (and a synthesiser, flite) it has never heard. Any festival voice
+#: whose name has one of these as a part (``kal_diphone``, ``cmu_us_slt_arctic_hts``,
+#: ``us-slt-hts``, ``cmu_us_awb_cg``, ``cmu_us_rms_cg``) and anything from flite is refused.
+RESERVED_VOICES = ("kal", "slt", "awb", "rms", "flite")
+
+#: Festival pitch registers: a festival speaker is a voice in one of these, and each
+#: utterance's F0 mean is drawn from the register's range (Hz).
+FESTIVAL_REGISTERS: dict[str, tuple[int, int]] = {
+    "deep": (70, 90),
+    "low": (90, 110),
+    "mid": (110, 135),
+    "high": (135, 165),
+    "higher": (165, 200),
+}
 
 #: The lowest sample rate a corpus may ask for (telephone speech).
 MIN_SAMPLE_RATE = 8000
 
 
 class SynthesisError(DataError):
-    """espeak-ng is missing, or failed on an utterance."""
+    """espeak-ng or festival is missing, or failed on an utterance."""
+
+
+def reserved_voice(name: str) -> str | None:
+    """The reserved name ``name`` matches (see :data:`RESERVED_VOICES`), or ``None``."""
+    lowered = name.lower().removeprefix("festival:")
+    if lowered.startswith("flite") or "flite" in lowered.split(":"):
+        return "flite"
+    parts = lowered.replace("-", "_").replace("+", "_").split("_")
+    return next((r for r in RESERVED_VOICES if r in parts), None)
+
+
+def _refuse_reserved(names: Sequence[str], setting: str) -> None:
+    for name in names:
+        hit = reserved_voice(str(name))
+        if hit is not None:
+            raise DataError(
+                f"{setting}: {name!r} is a reserved voice ({hit!r} is kept out of training "
+                f"corpora as an independent test voice; reserved: {', '.join(RESERVED_VOICES)}); "
+                "remove it from the list"
+            )
 
 
 def _espeak(args: Sequence[str], timeout: float = 60.0) -> str:
@@ -107,6 +157,76 @@ def espeak_version() -> str:
     return _espeak(["--version"]).strip()
 
 
+def _festival_exe(name: str) -> str:
+    exe = shutil.which(name)
+    if exe is None:
+        raise SynthesisError(
+            f"festival is not installed ({name} not found; needed for engines: [festival]); "
+            f"install it with 'apt-get install {FESTIVAL_PACKAGES}', or leave festival out "
+            "of engines"
+        )
+    return exe
+
+
+def _run_festival(
+    exe_name: str, args: Sequence[str], stdin: str = "", timeout: float = 60.0
+) -> str:
+    exe = _festival_exe(exe_name)
+    result = subprocess.run(
+        [exe, *args], input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        raise SynthesisError(
+            f"{exe_name} {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}"
+        )
+    return result.stdout
+
+
+def festival_english_voices() -> list[str]:
+    """The installed festival voices whose language is English, reserved ones included."""
+    script = (
+        '(mapcar (lambda (v) (format t "%s %s\\n" v '
+        "(car (cdr (assoc 'language (car (cdr (voice.description v)))))))) (voice.list))"
+    )
+    voices = []
+    for line in _run_festival(FESTIVAL, ["-b", script]).splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1] == "english":
+            voices.append(parts[0])
+    return sorted(set(voices))
+
+
+def festival_version() -> str:
+    """festival's version line (recorded in ``corpus.json``)."""
+    return _run_festival(FESTIVAL, ["--version"]).strip()
+
+
+def festival_speaker(voice: str, register: str) -> str:
+    """``("ked_diphone", "low")`` -> ``"festival:ked_diphone+low"``."""
+    return f"{FESTIVAL_ENGINE}:{voice}+{register}"
+
+
+def _festival_voice_and_register(speaker: str) -> tuple[str, str]:
+    voice, _, register = speaker.removeprefix(f"{FESTIVAL_ENGINE}:").partition("+")
+    return voice, register
+
+
+def _festival_wav(spec: UtteranceSpec, path: str) -> None:
+    """Festival's own-rate wav of ``spec`` at ``path`` (text2wave, one process)."""
+    voice, _ = _festival_voice_and_register(spec.voice)
+    if not voice.replace("_", "").replace("-", "").isalnum():
+        raise SynthesisError(f"{spec.utt_id}: festival voice name {voice!r} is not a plain name")
+    # int_lr_params drive the F0 of voices using Int_Targets_LR (the diphone voices); other
+    # voices ignore them. Duration_Stretch applies to every voice.
+    setup = (
+        f"(begin (voice_{voice}) "
+        f"(set! int_lr_params (append '((target_f0_mean {spec.f0_mean}) "
+        f"(target_f0_std {spec.f0_std})) int_lr_params)) "
+        f"(Parameter.set 'Duration_Stretch {spec.stretch}))"
+    )
+    _run_festival(TEXT2WAVE, ["-o", path, "-eval", setup], stdin=spec.text + "\n")
+
+
 @dataclass(frozen=True)
 class UtteranceSpec:
     """Everything needed to synthesise one utterance, fixed before any audio is made."""
@@ -124,6 +244,10 @@ class UtteranceSpec:
     noise: str | None  # "white", "pink", "brown" or None
     snr_db: float | None
     seed: int
+    engine: str = ESPEAK_ENGINE  # festival utterances: voice is "festival:ked_diphone+low"
+    stretch: float | None = None  # festival: Duration_Stretch
+    f0_mean: int | None = None  # festival: target F0 mean, Hz
+    f0_std: int | None = None  # festival: target F0 standard deviation, Hz
 
     @property
     def relative_path(self) -> str:
@@ -157,6 +281,16 @@ class DigitCorpusConfig:
     silence: tuple[float, float] = (0.0, 0.25)
     noise_prob: float = 0.3
     snr_db: tuple[float, float] = (10.0, 40.0)
+    #: synthesisers: "espeak-ng", "festival" or both
+    engines: list[str] = field(default_factory=lambda: [ESPEAK_ENGINE])
+    #: festival voices (``ked_diphone``); empty: every installed English one not reserved
+    festival_voices: list[str] = field(default_factory=list)
+    #: with both engines, the fraction of utterances festival speaks
+    festival_share: float = 0.25
+    #: festival's duration stretch (1 = the voice's own speed, 1.3 = 30 % slower)
+    festival_stretch: tuple[float, float] = (0.8, 1.35)
+    #: festival's F0 standard deviation in Hz (how lively the intonation is)
+    festival_f0_std: tuple[int, int] = (8, 35)
 
     def validate(self) -> None:
         """Raise :class:`DataError` naming the first bad setting."""
@@ -179,6 +313,24 @@ class DigitCorpusConfig:
                 f"sample_rate={self.sample_rate} must be at least {MIN_SAMPLE_RATE} Hz "
                 "(16000 is usual for speech)"
             )
+        engines = list(self.engines)
+        _refuse_reserved(engines, "engines")
+        _refuse_reserved(self.festival_voices, "festival_voices")
+        unknown = [e for e in engines if e not in ENGINES]
+        if not engines or unknown or len(set(engines)) != len(engines):
+            raise DataError(
+                f"engines={engines!r}: list one or both of {', '.join(ENGINES)}, each once"
+            )
+        if not 0 <= self.festival_share <= 1:
+            raise DataError(f"festival_share={self.festival_share} must lie in [0, 1]")
+        for name in ("festival_stretch", "festival_f0_std"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise DataError(f"{name} range ({low}, {high}) is reversed")
+            if name == "festival_stretch" and low <= 0:
+                raise DataError(f"{name} range ({low}, {high}) must lie above 0")
+            if low < 0:
+                raise DataError(f"{name} range ({low}, {high}) must not be negative")
         for name in ("speed", "pitch", "word_gap", "level_db", "silence", "snr_db"):
             low, high = getattr(self, name)
             if low > high:
@@ -213,13 +365,35 @@ def split_speakers(
         groups = [[speaker(v, var) for v in voices] for var in variants]
     else:
         groups = [[speaker(v, var)] for v in voices for var in variants]
+    return _split_groups(groups, rng, config)
+
+
+def split_festival_speakers(
+    voices: Sequence[str], config: DigitCorpusConfig
+) -> dict[str, list[str]]:
+    """Festival speakers (voice in a pitch register) of each split, drawn apart from espeak-ng's.
+
+    With ``holdout="variant"`` a register is held out with every voice in it.
+    """
+    rng = random.Random(f"festival-speakers-{config.seed}")
+    registers = list(FESTIVAL_REGISTERS)
+    if config.holdout == "variant":
+        groups = [[festival_speaker(v, r) for v in voices] for r in registers]
+    else:
+        groups = [[festival_speaker(v, r)] for v in voices for r in registers]
+    return _split_groups(groups, rng, config, what="festival ")
+
+
+def _split_groups(
+    groups: list[list[str]], rng: random.Random, config: DigitCorpusConfig, what: str = ""
+) -> dict[str, list[str]]:
     rng.shuffle(groups)
     n = len(groups)
     n_test = max(1, round(n * config.test_speakers)) if config.num_test else 0
     n_val = max(1, round(n * config.validation_speakers)) if config.num_validation else 0
     if n - n_test - n_val < 1:
         raise DataError(
-            f"only {n} speaker groups: too few to hold out {n_val} for validation and {n_test} "
+            f"only {n} {what}speaker groups: too few to hold out {n_val} for validation and {n_test} "
             "for test; use more voices/variants or smaller held-out fractions"
         )
     flat = lambda gs: sorted(s for g in gs for s in g)  # noqa: E731
@@ -231,11 +405,25 @@ def split_speakers(
 
 
 def plan_corpus(
-    config: DigitCorpusConfig, voices: Sequence[str], variants: Sequence[str]
+    config: DigitCorpusConfig,
+    voices: Sequence[str],
+    variants: Sequence[str],
+    festival_voices: Sequence[str] = (),
 ) -> tuple[dict[str, list[str]], list[UtteranceSpec]]:
-    """The speaker split and every utterance's settings; a pure function of its arguments."""
+    """The speaker split and every utterance's settings; a pure function of its arguments.
+
+    ``voices``/``variants`` are espeak-ng's (unused unless it is an engine),
+    ``festival_voices`` festival's (unused unless it is one).
+    """
     config.validate()
-    speakers = split_speakers(voices, variants, config)
+    use_espeak = ESPEAK_ENGINE in config.engines
+    use_festival = FESTIVAL_ENGINE in config.engines
+    if use_festival and not festival_voices:
+        raise DataError("engines lists festival but no festival voice was given")
+    empty: dict[str, list[str]] = {split: [] for split in SPLITS}
+    espeak_speakers = split_speakers(voices, variants, config) if use_espeak else empty
+    festival_speakers = split_festival_speakers(festival_voices, config) if use_festival else empty
+    speakers = {split: espeak_speakers[split] + festival_speakers[split] for split in SPLITS}
     rng = random.Random(config.seed)
     specs: list[UtteranceSpec] = []
     counts = {
@@ -244,27 +432,42 @@ def plan_corpus(
         "test": config.num_test,
     }
     for split in SPLITS:
-        pool = speakers[split]
+        espeak_pool = espeak_speakers[split]
+        festival_pool = festival_speakers[split]
         for i in range(counts[split]):
             n = rng.randint(config.min_digits, config.max_digits)
             noisy = rng.random() < config.noise_prob
-            specs.append(
-                UtteranceSpec(
-                    utt_id=f"{split}-{i + 1:06d}",
-                    split=split,
-                    text=digit_text([rng.randrange(10) for _ in range(n)]),
-                    voice=rng.choice(pool),
-                    speed=rng.randint(*config.speed),
-                    pitch=rng.randint(*config.pitch),
-                    word_gap=rng.randint(*config.word_gap),
-                    level_db=round(rng.uniform(*config.level_db), 2),
-                    lead_silence=round(rng.uniform(*config.silence), 3),
-                    trail_silence=round(rng.uniform(*config.silence), 3),
-                    noise=rng.choice(("white", "pink", "brown")) if noisy else None,
-                    snr_db=round(rng.uniform(*config.snr_db), 2) if noisy else None,
-                    seed=rng.getrandbits(32),
-                )
+            text = digit_text([rng.randrange(10) for _ in range(n)])
+            # an espeak-only corpus draws nothing here, so its plan is what it always was
+            festival = not use_espeak
+            if use_espeak and use_festival:
+                festival = rng.random() < config.festival_share and bool(festival_pool)
+            voice = rng.choice(festival_pool if festival else espeak_pool)
+            spec = UtteranceSpec(
+                utt_id=f"{split}-{i + 1:06d}",
+                split=split,
+                text=text,
+                voice=voice,
+                speed=rng.randint(*config.speed),
+                pitch=rng.randint(*config.pitch),
+                word_gap=rng.randint(*config.word_gap),
+                level_db=round(rng.uniform(*config.level_db), 2),
+                lead_silence=round(rng.uniform(*config.silence), 3),
+                trail_silence=round(rng.uniform(*config.silence), 3),
+                noise=rng.choice(("white", "pink", "brown")) if noisy else None,
+                snr_db=round(rng.uniform(*config.snr_db), 2) if noisy else None,
+                seed=rng.getrandbits(32),
             )
+            if festival:
+                _, register = _festival_voice_and_register(voice)
+                spec = replace(
+                    spec,
+                    engine=FESTIVAL_ENGINE,
+                    stretch=round(rng.uniform(*config.festival_stretch), 3),
+                    f0_mean=rng.randint(*FESTIVAL_REGISTERS[register]),
+                    f0_std=rng.randint(*config.festival_f0_std),
+                )
+            specs.append(spec)
     return speakers, specs
 
 
@@ -285,8 +488,9 @@ def _colored_noise(kind: str, n: int, rng: Any) -> Any:
 def synthesize_utterance(spec: UtteranceSpec, out_dir: str, sample_rate: int) -> float:
     """Synthesise one utterance to ``out_dir/spec.relative_path``; returns its duration.
 
-    Runs in a worker process: espeak-ng writes its own-rate wav to a temporary file, which is
-    resampled, padded, levelled, mixed with noise and written as PCM16 through a rename.
+    Runs in a worker process: espeak-ng (or festival's text2wave) writes its own-rate wav to a
+    temporary file, which is resampled, padded, levelled, mixed with noise and written as
+    PCM16 through a rename.
     """
     import numpy as np
     import soundfile as sf
@@ -299,21 +503,24 @@ def synthesize_utterance(spec: UtteranceSpec, out_dir: str, sample_rate: int) ->
     fd, raw_path = tempfile.mkstemp(dir=target.parent, prefix=f".{spec.utt_id}.", suffix=".raw.wav")
     os.close(fd)
     try:
-        _espeak(
-            [
-                "-v",
-                spec.voice,
-                "-s",
-                str(spec.speed),
-                "-p",
-                str(spec.pitch),
-                "-g",
-                str(spec.word_gap),
-                "-w",
-                raw_path,
-                spec.text,
-            ]
-        )
+        if spec.engine == FESTIVAL_ENGINE:
+            _festival_wav(spec, raw_path)
+        else:
+            _espeak(
+                [
+                    "-v",
+                    spec.voice,
+                    "-s",
+                    str(spec.speed),
+                    "-p",
+                    str(spec.pitch),
+                    "-g",
+                    str(spec.word_gap),
+                    "-w",
+                    raw_path,
+                    spec.text,
+                ]
+            )
         audio, rate = sf.read(raw_path, dtype="float32", always_2d=True)
     finally:
         Path(raw_path).unlink(missing_ok=True)
@@ -321,7 +528,7 @@ def synthesize_utterance(spec: UtteranceSpec, out_dir: str, sample_rate: int) ->
     peak = float(np.max(np.abs(speech))) if speech.size else 0.0
     if peak <= 0:
         raise SynthesisError(
-            f"espeak-ng produced silence for {spec.utt_id} ({spec.voice!r}, {spec.text!r})"
+            f"{spec.engine} produced silence for {spec.utt_id} ({spec.voice!r}, {spec.text!r})"
         )
     speech *= 10 ** (spec.level_db / 20) / peak
     signal = np.concatenate(
@@ -348,8 +555,22 @@ def synthesize_utterance(spec: UtteranceSpec, out_dir: str, sample_rate: int) ->
     return signal.shape[0] / sample_rate
 
 
+#: settings a corpus records only when festival is one of its engines: an espeak-only
+#: corpus's record is what it was before festival existed, so it is resumed, not redone
+_FESTIVAL_SETTINGS = (
+    "engines",
+    "festival_voices",
+    "festival_share",
+    "festival_stretch",
+    "festival_f0_std",
+)
+
+
 def _settings(config: DigitCorpusConfig) -> dict[str, Any]:
     settings = asdict(config)
+    if list(config.engines) == [ESPEAK_ENGINE]:
+        for key in _FESTIVAL_SETTINGS:
+            del settings[key]
     return json.loads(json.dumps(settings))  # tuples -> lists, as read back from JSON
 
 
@@ -422,24 +643,12 @@ def synthesize_digit_corpus(
             f"{out} already holds a corpus made with other settings (see {record_path}); "
             "pass --overwrite to replace it, or choose another folder"
         )
-    all_voices = english_voices()
-    voices = list(config.voices) or all_voices
-    unknown = sorted(set(voices) - set(all_voices))
-    if unknown:
-        raise DataError(
-            f"espeak-ng has no English voice {', '.join(unknown)}; it has {', '.join(all_voices)}"
-        )
-    all_variants = voice_variants()
-    variants = list(config.variants) or [
-        "",
-        *(v for v in all_variants if v not in EXCLUDED_VARIANTS),
-    ]
-    unknown = sorted(set(variants) - set(all_variants) - {""})
-    if unknown:
-        raise DataError(
-            f"espeak-ng has no voice variant {', '.join(unknown)}; it has {', '.join(all_variants)}"
-        )
-    speakers, specs = plan_corpus(config, voices, variants)
+    voices: list[str] = []
+    variants: list[str] = []
+    if ESPEAK_ENGINE in config.engines:
+        voices, variants = _espeak_voices_and_variants(config)
+    festival_voices = _festival_voices(config) if FESTIVAL_ENGINE in config.engines else []
+    speakers, specs = plan_corpus(config, voices, variants, festival_voices)
     if overwrite:
         for split in SPLITS:
             shutil.rmtree(out / "wavs" / split, ignore_errors=True)
@@ -477,9 +686,14 @@ def synthesize_digit_corpus(
     record = {
         "settings": settings,
         "complete": True,
-        "espeak_ng": espeak_version(),
+        **({"espeak_ng": espeak_version()} if voices else {}),
         "voices": voices,
         "variants": variants,
+        **(
+            {"festival": festival_version(), "festival_voices": festival_voices}
+            if festival_voices
+            else {}
+        ),
         "speakers": speakers,
         "counts": {split: sum(1 for s in specs if s.split == split) for split in SPLITS},
         "hours": {
@@ -489,6 +703,49 @@ def synthesize_digit_corpus(
     }
     atomic_write_text(record_path, json.dumps(record, indent=2) + "\n")
     return record
+
+
+def _espeak_voices_and_variants(config: DigitCorpusConfig) -> tuple[list[str], list[str]]:
+    all_voices = english_voices()
+    voices = list(config.voices) or all_voices
+    unknown = sorted(set(voices) - set(all_voices))
+    if unknown:
+        raise DataError(
+            f"espeak-ng has no English voice {', '.join(unknown)}; it has {', '.join(all_voices)}"
+        )
+    all_variants = voice_variants()
+    variants = list(config.variants) or [
+        "",
+        *(v for v in all_variants if v not in EXCLUDED_VARIANTS),
+    ]
+    unknown = sorted(set(variants) - set(all_variants) - {""})
+    if unknown:
+        raise DataError(
+            f"espeak-ng has no voice variant {', '.join(unknown)}; it has {', '.join(all_variants)}"
+        )
+    return voices, variants
+
+
+def _festival_voices(config: DigitCorpusConfig) -> list[str]:
+    """The festival voices a corpus uses: the configured ones, checked, or every installed
+    English voice that is not reserved."""
+    installed = festival_english_voices()
+    usable = [v for v in installed if reserved_voice(v) is None]
+    if config.festival_voices:
+        unknown = sorted(set(config.festival_voices) - set(installed))
+        if unknown:
+            have = ", ".join(usable) or "none"
+            raise DataError(
+                f"festival_voices: festival has no English voice {', '.join(unknown)} "
+                f"(installed and usable: {have}); install its festvox package or remove it"
+            )
+        return list(dict.fromkeys(config.festival_voices))
+    if not usable:
+        raise SynthesisError(
+            "festival has no usable English voice (reserved ones are never used); install "
+            f"one with 'apt-get install {FESTIVAL_PACKAGES}'"
+        )
+    return usable
 
 
 def _run_parallel(
