@@ -41,6 +41,10 @@ class AudioToCharDataset(Dataset):
         unknown_chars: ``"error"``, ``"skip_utterance"`` or ``"drop_chars"``.
         lowercase: lowercase transcripts before checking them against ``labels``.
         check_files: verify that every audio file exists when the dataset is built.
+        augmentor: an :class:`~ganglion_asr.augment.AudioAugmentor` applied to each waveform
+            before it is returned (training only). Its random draws come from a generator
+            seeded with ``(seed, epoch, index)``: the loader's batches carry seed and epoch
+            along with each index, so worker processes and resumed runs agree.
     """
 
     def __init__(
@@ -55,6 +59,7 @@ class AudioToCharDataset(Dataset):
         unknown_chars: str = "error",
         lowercase: bool = True,
         check_files: bool = True,
+        augmentor: Any = None,
     ) -> None:
         super().__init__()
         if isinstance(labels, CharVocabulary):
@@ -73,6 +78,10 @@ class AudioToCharDataset(Dataset):
         if check_files:
             _check_files_exist(self.entries)
         self.durations: list[float] = [e.duration for e in self.entries]
+        self.augmentor = augmentor
+        #: seed and epoch of the augmentation when an item is asked for by index alone
+        self.augment_seed = 0
+        self.epoch = 0
 
     def _check_texts(
         self, entries: list[ManifestEntry]
@@ -108,8 +117,15 @@ class AudioToCharDataset(Dataset):
     def __len__(self) -> int:
         return len(self.entries)
 
-    def __getitem__(self, index: int) -> Item:
-        signal = torch.from_numpy(load_entry_audio(self.entries[index], self.sample_rate))
+    def __getitem__(self, index: int | tuple[int, int, int]) -> Item:
+        seed, epoch = self.augment_seed, self.epoch
+        if isinstance(index, tuple):  # (index, seed, epoch) from an augmenting batch sampler
+            index, seed, epoch = index
+        audio = load_entry_audio(self.entries[index], self.sample_rate)
+        if self.augmentor is not None:
+            rng = np.random.default_rng([int(seed) % 2**63, int(epoch), int(index)])
+            audio = self.augmentor(audio, self.sample_rate, rng)
+        signal = torch.from_numpy(audio)
         tokens = torch.tensor(self.tokens[index], dtype=torch.long)
         return (
             signal,
@@ -199,8 +215,10 @@ def build_dataloader(
     Keys read (NeMo's names): ``manifest_filepath`` (required), ``batch_size`` (32),
     ``shuffle``, ``num_workers`` (0), ``pin_memory`` (False), ``min_duration``,
     ``max_duration``, ``max_utts``, ``unknown_chars`` ("error"), ``lowercase`` (True),
-    ``drop_last`` (False) and ``bucketing_pool_batches`` (50 when shuffling; ``null`` sorts
-    the whole set, the default when not shuffling). ``labels`` and ``sample_rate`` default
+    ``drop_last`` (False), ``bucketing_pool_batches`` (50 when shuffling; ``null`` sorts
+    the whole set, the default when not shuffling) and ``augmentor`` (null: waveform
+    augmentation, see :class:`~ganglion_asr.augment.AudioAugmentor`; training sections
+    only, a ``validation_ds``/``test_ds`` key holding one is an error). ``labels`` and ``sample_rate`` default
     to the model's; ``key`` (e.g. ``"model.train_ds"``) is named in errors.
 
     The loader is torchdata's ``StatefulDataLoader`` over ganglion's ``ResumableSampler``
@@ -208,7 +226,7 @@ def build_dataloader(
     :class:`DurationBucketBatchSampler`, so an interrupted run resumes on the same batches.
     """
     from ganglion.data import resumable_dataloader
-    from ganglion.errors import check_known_keys
+    from ganglion.errors import ConfigError, check_known_keys
 
     cfg = dict(config)
     check_known_keys(cfg, _DATASET_KEYS, where=key)
@@ -217,6 +235,16 @@ def build_dataloader(
             f"{key} has no manifest_filepath; set e.g. "
             f"{key}.manifest_filepath=/path/to/manifest.json"
         )
+    augmentor = None
+    if cfg.get("augmentor"):
+        from ganglion_asr.augment import AudioAugmentor
+
+        if key.endswith(("validation_ds", "test_ds")):
+            raise ConfigError(
+                f"{key}.augmentor: augmentation applies to training data only; evaluation "
+                "always sees the audio as it is. Move it to train_ds or remove it"
+            )
+        augmentor = AudioAugmentor.from_config(cfg["augmentor"], key=f"{key}.augmentor")
     dataset = AudioToCharDataset(
         cfg["manifest_filepath"],
         list(cfg.get("labels") or labels),
@@ -226,6 +254,7 @@ def build_dataloader(
         max_utts=int(cfg.get("max_utts") or 0),
         unknown_chars=cfg.get("unknown_chars", "error"),
         lowercase=bool(cfg.get("lowercase", True)),
+        augmentor=augmentor,
     )
     shuffle = bool(cfg.get("shuffle", False)) if shuffle is None else shuffle
     pool = cfg.get("bucketing_pool_batches", 50 if shuffle else None)
@@ -234,7 +263,9 @@ def build_dataloader(
         dataset,
         shuffle=shuffle,
         seed=seed,
-        batch_sampler=lambda sampler: DurationBucketBatchSampler(
+        batch_sampler=lambda sampler: (
+            _SeededBatchSampler if augmentor is not None else DurationBucketBatchSampler
+        )(
             sampler,
             int(cfg.get("batch_size", 32)),
             bool(cfg.get("drop_last", False)),
@@ -246,6 +277,18 @@ def build_dataloader(
         pin_memory=bool(cfg.get("pin_memory", False)),
         persistent_workers=num_workers > 0,
     )
+
+
+class _SeededBatchSampler(DurationBucketBatchSampler):
+    """Batches of ``(index, seed, epoch)``: the seed and epoch of the inner sampler (the
+    loader's ``ResumableSampler``) travel with each index to the worker that loads it, so an
+    augmented item depends on those three numbers only."""
+
+    def __iter__(self) -> Any:
+        seed = int(getattr(self.sampler, "seed", self.seed))
+        epoch = int(getattr(self.sampler, "epoch", self.epoch))
+        for batch in super().__iter__():
+            yield [(index, seed, epoch) for index in batch]
 
 
 #: Keys a dataset config may hold.
@@ -266,5 +309,6 @@ _DATASET_KEYS = frozenset(
         "drop_last",
         "bucketing_pool_batches",
         "name",
+        "augmentor",
     }
 )
