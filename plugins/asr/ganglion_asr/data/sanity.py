@@ -164,7 +164,8 @@ def find_sanity_recordings(
             audio = _audio_for(listing.parent, match["id"])
             if audio is not None:
                 where = f"{listing.relative_to(data)}:{lineno}"
-                add(audio, match["words"], where, listing.parent.name)
+                words = " ".join(w for w in match["words"].split() if w not in _MARKERS)
+                add(audio, words, where, listing.parent.name)
     return sorted(found.values(), key=lambda r: r.name)
 
 
