@@ -187,6 +187,27 @@ def register_configs(register: RegisterCallback) -> None:
     """
 
 
+@hookspec
+def register_pretrained(register: RegisterCallback) -> None:
+    """Register catalogues of pretrained checkpoints (YAML or JSON files) by name.
+
+    Called the first time pretrained models are listed or looked up by name
+    (``Model.list_available_models()``, ``Model.from_pretrained("name")``). ``target`` is the
+    catalogue: a local path (``str`` or ``Path``) or an ``http(s)://`` / ``file://`` URL. It
+    is read only then, and reading it imports nothing. The file is a list of entries with
+    ``name``, ``class`` (a registered model name), ``description``, ``location`` (a URL, or a
+    path relative to the catalogue), ``sha256`` and ``size``; see :mod:`ganglion.model.pretrained`.
+
+    Example::
+
+        @hookimpl
+        def register_pretrained(register):
+            from pathlib import Path
+
+            register("asr", str(Path(__file__).with_name("pretrained.yaml")))
+    """
+
+
 #: Hook name -> registry kind, in the order listings show them.
 HOOK_KINDS: dict[str, str] = {
     "register_modules": "modules",
@@ -197,6 +218,7 @@ HOOK_KINDS: dict[str, str] = {
     "register_losses": "losses",
     "register_artifact_handlers": "artifact_handlers",
     "register_configs": "configs",
+    "register_pretrained": "pretrained",
 }
 
 #: Registry kind -> hook name.

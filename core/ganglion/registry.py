@@ -18,7 +18,7 @@ from typing import Any
 from ganglion.errors import DuplicateNameError, PluginLoadError, UnknownNameError, did_you_mean
 
 #: Kinds whose targets are plain values (not ``module:attr`` strings to import).
-VALUE_KINDS = frozenset({"configs"})
+VALUE_KINDS = frozenset({"configs", "pretrained"})
 
 
 def known_provider(kind: str, name: str) -> str | None:

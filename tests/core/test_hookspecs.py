@@ -24,6 +24,7 @@ def test_every_hook_named_in_design_exists_and_maps_to_a_kind():
         "register_losses",
         "register_artifact_handlers",
         "register_configs",
+        "register_pretrained",
     }
     assert set(_hook_functions()) == expected
     assert set(HOOK_KINDS) == expected

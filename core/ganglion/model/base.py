@@ -55,7 +55,7 @@ from ganglion.model.artifacts import register_artifact, unpacked_artifacts
 from ganglion.model.classes import resolve_model_class
 from ganglion.model.data import dataloader_from_config, dataset_configs, one_or_list
 from ganglion.module import NeuralModule
-from ganglion.pretrained import PretrainedModelInfo, list_pretrained, resolve_pretrained
+from ganglion.pretrained import PretrainedModelInfo
 from ganglion.registry import qualified_name
 
 __all__ = ["ModelPT"]
@@ -280,10 +280,13 @@ class ModelPT(pl.LightningModule, NeuralModule):
 
     # -- listing --------------------------------------------------------------------------
     @classmethod
-    def list_available_models(cls) -> list[PretrainedModelInfo]:
-        """Pretrained checkpoints plugins publish for this class and its subclasses (all of
-        them for ``ModelPT``), sorted by name."""
-        return list_pretrained(None if cls is ModelPT else cls)
+    def list_available_models(cls, catalogue: Any = None) -> list[PretrainedModelInfo]:
+        """Pretrained checkpoints for this class and its subclasses (all of them for
+        ``ModelPT``), sorted by name: from plugins' catalogues, ``$GANGLION_PRETRAINED_CATALOGUE``
+        and ``catalogue`` (a catalogue path or URL, or a list of them)."""
+        from ganglion.model.pretrained import available_models
+
+        return available_models(cls, catalogue)
 
     def summarize(self, max_depth: int = 1) -> Any:
         """Lightning's model summary (layers, parameter counts, sizes); print it."""
@@ -444,15 +447,23 @@ class ModelPT(pl.LightningModule, NeuralModule):
         trainer: pl.Trainer | None = None,
         *,
         mmap: bool | None = None,
+        catalogue: Any = None,
+        refresh: bool = False,
     ) -> Any:
         """Restore a pretrained model: a catalogue name (:meth:`list_available_models`), a
         local ``.ganglion`` path, or an ``http(s)://`` / ``file://`` URL.
 
         Downloads go into the cache (``$GANGLION_CACHE``) with a progress bar, are checked
-        against the catalogue's sha256, resume when interrupted, and are reused without any
-        network access afterwards (``refresh_cache=True`` fetches again).
+        against the catalogue's sha256 and size, resume when interrupted, and are reused
+        without any network access afterwards (``refresh=True``, or NeMo's
+        ``refresh_cache=True``, fetches again). ``catalogue``: a catalogue path or URL (or a
+        list of them) searched before plugins' (see :mod:`ganglion.model.pretrained`).
         """
-        path = resolve_pretrained(model_name, model_class=cls, refresh_cache=refresh_cache)
+        from ganglion.model.pretrained import pretrained_path
+
+        path = pretrained_path(
+            model_name, model_class=cls, catalogue=catalogue, refresh=refresh or refresh_cache
+        )
         return cls.restore_from(
             path,
             override_config_path=override_config_path,

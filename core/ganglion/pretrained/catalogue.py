@@ -24,7 +24,9 @@ class PretrainedModelInfo:
         url: where the ``.ganglion`` archive is (``https://``, ``http://`` or ``file://``).
         sha256: the archive's sha256, checked after every download.
         model: the registered model name the checkpoint restores as.
-        provider: who published the entry (plugin and distribution).
+        provider: who published the entry (plugin and distribution, or the catalogue file).
+        size: the archive's size in bytes when the catalogue gives it (checked while
+            downloading).
     """
 
     name: str
@@ -33,6 +35,7 @@ class PretrainedModelInfo:
     sha256: str
     model: str
     provider: str
+    size: int | None = None
 
     @property
     def pretrained_model_name(self) -> str:
@@ -43,6 +46,13 @@ class PretrainedModelInfo:
     def location(self) -> str:
         """The URL, as NeMo calls it."""
         return self.url
+
+    @property
+    def class_(self) -> Any:
+        """The registered model class the checkpoint restores as (imports it)."""
+        from ganglion.plugins import registry
+
+        return registry("models").resolve(self.model)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ def download(
     progress: bool | None = None,
     timeout: float = 60.0,
     description: str | None = None,
+    size: int | None = None,
 ) -> Path:
     """Fetch ``url`` into the cache (or to ``path``) and return where the file is.
 
@@ -78,6 +79,9 @@ def download(
         progress: show a tqdm progress bar (``None``: only on a terminal).
         timeout: seconds to wait for the server on each network operation.
         description: the progress bar's label (defaults to the file name).
+        size: the expected size in bytes; a server announcing more, or sending more, is cut
+            off and the partial file deleted (the limit that keeps a bad URL from filling the
+            disk).
 
     A file already at the destination is returned at once with no network access: it only
     gets there by an atomic rename after a complete, verified download. An interrupted
@@ -106,7 +110,7 @@ def download(
         if target.is_file() and not refresh:  # another process finished it while we waited
             return target
         part = target.with_name(target.name + ".part")
-        digest = _fetch(url, part, progress=progress, timeout=timeout, label=description)
+        digest = _fetch(url, part, progress=progress, timeout=timeout, label=description, size=size)
         if expected is not None and digest != expected:
             part.unlink(missing_ok=True)
             raise DownloadError(
@@ -118,7 +122,13 @@ def download(
 
 
 def _fetch(
-    url: str, part: Path, *, progress: bool | None, timeout: float, label: str | None
+    url: str,
+    part: Path,
+    *,
+    progress: bool | None,
+    timeout: float,
+    label: str | None,
+    size: int | None = None,
 ) -> str:
     """Download ``url`` into ``part``, resuming what is already there; returns its sha256."""
     from tqdm.auto import tqdm
@@ -137,7 +147,7 @@ def _fetch(
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:  # the partial file is not a prefix we can extend
             part.unlink(missing_ok=True)
-            return _fetch(url, part, progress=progress, timeout=timeout, label=label)
+            return _fetch(url, part, progress=progress, timeout=timeout, label=label, size=size)
         raise DownloadError(f"downloading {url} failed: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
@@ -155,6 +165,9 @@ def _fetch(
         length = response.headers.get("Content-Length")
         remaining = int(length) if length and length.isdigit() else None
         total = None if remaining is None else offset + remaining
+        if size is not None and total is not None and total > size:
+            part.unlink(missing_ok=True)
+            raise _too_big(url, size, f"the server announces {total} bytes")
         received = 0
         bar = tqdm(
             total=total,
@@ -169,12 +182,17 @@ def _fetch(
         with bar, open(part, "ab" if resumed else "wb") as out:
             try:
                 while chunk := response.read(_CHUNK):
+                    received += len(chunk)
+                    if size is not None and offset + received > size:
+                        break
                     out.write(chunk)
                     hasher.update(chunk)
-                    received += len(chunk)
                     bar.update(len(chunk))
             except (OSError, ValueError, _incomplete_read_error()) as exc:
                 raise _interrupted(url, part, offset + received, total, exc) from exc
+        if size is not None and offset + received > size:
+            part.unlink(missing_ok=True)
+            raise _too_big(url, size, f"the server sent more than {size} bytes")
         if remaining is not None and received < remaining:
             raise _interrupted(url, part, offset + received, total, None)
     return hasher.hexdigest()
@@ -189,6 +207,13 @@ def _incomplete_read_error() -> type[Exception]:
 def _range_start(response: Any) -> int | None:
     match = re.match(r"bytes\s+(\d+)-", response.headers.get("Content-Range", ""))
     return int(match.group(1)) if match else None
+
+
+def _too_big(url: str, size: int, why: str) -> DownloadError:
+    return DownloadError(
+        f"download of {url} refused: the catalogue says {size} bytes but {why}; the partial "
+        "file was deleted. The server's copy was replaced: fix the catalogue's size and sha256."
+    )
 
 
 def _interrupted(url: str, part: Path, have: int, total: int | None, exc: Any) -> DownloadError:

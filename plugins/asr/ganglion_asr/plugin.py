@@ -45,3 +45,10 @@ _ELEMENT_TYPES = (
 def register_element_types(register):
     for name in _ELEMENT_TYPES:
         register(name, f"ganglion_asr.types:{name}")
+
+
+@hookimpl
+def register_pretrained(register):
+    from pathlib import Path
+
+    register("asr", str(Path(__file__).with_name("pretrained.yaml")))
