@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
+import os
 import threading
 from pathlib import Path
 
@@ -264,3 +266,238 @@ def test_from_pretrained_takes_a_path_and_file_and_http_urls(server, packed):
         assert torch.equal(restored.linear.weight, model.linear.weight), source
     with pytest.raises(GanglionError, match="no archive at"):
         ModelPT.from_pretrained(str(path.with_name("absent.ganglion")))
+
+
+# -- catalogue files ---------------------------------------------------------------------------
+@pytest.fixture
+def alone(ganglion_plugins_isolated, packed):
+    """``packed`` with no installed plugin (their catalogues would be listed too)."""
+    return packed
+
+
+class SubNet(Net):
+    pass
+
+
+class Other(ModelPT):
+    pass
+
+
+def _write_catalogue(path: Path, entries: list[dict]) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(entries, sort_keys=False))
+    return path
+
+
+def _file_entry(name: str, data: bytes, location: str, cls: str = "Net", **extra) -> dict:
+    entry = {
+        "name": name,
+        "class": cls,
+        "description": f"{name} for tests",
+        "location": location,
+        "sha256": _sha(data),
+        "size": len(data),
+    }
+    entry.update(extra)
+    return entry
+
+
+def test_catalogue_files_list_entries_of_a_class_and_its_subclasses(tmp_path, alone):
+    from ganglion.model.pretrained import PretrainedModelInfo as Info
+
+    ganglion.register_model("SubNet", SubNet)
+    ganglion.register_model("Other", Other)
+    entries = [
+        _file_entry("net", b"1", "net.ganglion"),
+        _file_entry("subnet", b"2", "https://example.org/sub.ganglion", cls="SubNet"),
+        _file_entry("other", b"3", "file:///models/other.ganglion", cls="Other"),
+    ]
+    cat = _write_catalogue(tmp_path / "cat.yaml", entries)
+    assert [i.name for i in Net.list_available_models(catalogue=cat)] == ["net", "subnet"]
+    assert [i.name for i in SubNet.list_available_models(catalogue=str(cat))] == ["subnet"]
+    assert [i.name for i in ModelPT.list_available_models(catalogue=cat)] == [
+        "net",
+        "other",
+        "subnet",
+    ]
+    net = Net.list_available_models(catalogue=cat)[0]
+    assert isinstance(net, Info) and net.class_ is Net and net.size == 1
+    assert net.location == (tmp_path / "net.ganglion").as_uri()  # relative to the catalogue
+    assert net.pretrained_model_name == "net" and net.description == "net for tests"
+    assert Net.list_available_models() == []  # no catalogue anywhere
+
+
+def test_from_pretrained_downloads_verifies_caches_and_refreshes(server, alone, tmp_path):
+    model, path = alone
+    data = path.read_bytes()
+    server.files["/rel/v1/net.ganglion"] = data
+    server.files["/cat.yaml"] = (
+        f"- {{name: net-v1, class: Net, location: v1/net.ganglion, sha256: {_sha(data)}, "
+        f"size: {len(data)}}}\n"
+    ).encode()
+    cat = _write_catalogue(
+        tmp_path / "cat.yaml", [_file_entry("net-v1", data, server.url("/rel/v1/net.ganglion"))]
+    )
+    restored = Net.from_pretrained("net-v1", catalogue=cat, map_location="cpu")
+    assert torch.equal(restored.linear.weight, model.linear.weight)
+    assert len(server.requests) == 1
+    cached = next(cache_dir().rglob("net.ganglion"))
+    assert cached.parent.name == _sha(data)[:24]  # content-addressed
+    Net.from_pretrained("net-v1", catalogue=cat)
+    assert len(server.requests) == 1  # the cached copy, no request
+    Net.from_pretrained("net-v1", catalogue=cat, refresh=True)
+    assert len(server.requests) == 2
+    # a catalogue at a URL, with a location relative to it; read once, then from the cache
+    remote = server.url("/cat.yaml")
+    assert [i.url for i in Net.list_available_models(catalogue=remote)] == [
+        server.url("/v1/net.ganglion")
+    ]
+    server.httpd.shutdown()
+    server.httpd.server_close()  # offline from now on
+    again = ModelPT.from_pretrained("net-v1", catalogue=[remote, cat])
+    assert torch.equal(again.linear.weight, model.linear.weight)
+
+
+def test_a_checksum_or_size_mismatch_deletes_the_download_and_says_why(server, alone, tmp_path):
+    _, path = alone
+    data = path.read_bytes()
+    server.files["/net.ganglion"] = data
+    url = server.url("/net.ganglion")
+    bad_sha = _file_entry("bad-sha", data, url, sha256="0" * 64)
+    small = _file_entry("small", data, url, size=len(data) - 1)
+    cat = _write_catalogue(tmp_path / "cat.yaml", [bad_sha, small])
+    with pytest.raises(DownloadError, match=f"expected sha256 {'0' * 64}, the download has "):
+        Net.from_pretrained("bad-sha", catalogue=cat)
+    with pytest.raises(DownloadError, match=f"says {len(data) - 1} bytes but the server"):
+        Net.from_pretrained("small", catalogue=cat)
+    downloads = cache_dir() / "downloads"
+    assert not [p for p in downloads.rglob("*") if p.is_file() and p.suffix != ".lock"]
+
+
+def test_unreachable_archives_say_the_url_and_where_to_put_a_copy(server, alone, tmp_path):
+    from ganglion.model.pretrained import cached_path, find_model
+
+    model, path = alone
+    data = path.read_bytes()
+    missing = server.url("/gone.ganglion")
+    cat = _write_catalogue(tmp_path / "cat.yaml", [_file_entry("net", data, missing)])
+    with pytest.raises(DownloadError, match=f"{missing} failed: HTTP 404") as err:
+        Net.from_pretrained("net", catalogue=cat)
+    target = cached_path(find_model("net", catalogue=cat))
+    assert f"save it as {target}" in str(err.value)
+    server.httpd.shutdown()
+    server.httpd.server_close()
+    with pytest.raises(DownloadError, match=f"cannot download {missing}.*save it as {target}"):
+        Net.from_pretrained("net", catalogue=cat)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)  # fetched by hand: used with no network
+    restored = Net.from_pretrained("net", catalogue=cat)
+    assert torch.equal(restored.linear.weight, model.linear.weight)
+
+
+def test_unknown_names_suggest_close_ones_from_every_catalogue(tmp_path, alone):
+    cat = _write_catalogue(tmp_path / "cat.yaml", [_file_entry("QuartzNetDigits", b"x", "q")])
+    with pytest.raises(UnknownNameError, match=r"Did you mean 'QuartzNetDigits'\?.*Known"):
+        Net.from_pretrained("QuartzNetDigit", catalogue=cat)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("- [unclosed\n", r"cat.yaml, line 2, column 1 \(from .*\): not valid YAML"),
+        ("name: x\n", "expected a list of entries"),
+        ("- 3\n", "entry 1: expected a mapping"),
+        ("- {name: n, class: Net, location: x}\n", r"entry 1 \(n\): key 'sha256' is missing"),
+        (
+            f"- {{name: n, class: Net, location: x, sha256: {'a' * 63}}}\n",
+            r"entry 1 \(n\): key 'sha256' must be 64 hex digits",
+        ),
+        (
+            f"- {{name: n, class: Net, location: x, sha256: {'a' * 64}, size: -1}}\n",
+            "key 'size' must be a positive number",
+        ),
+        (
+            f"- {{name: n, class: Net, url: x, location: x, sha256: {'a' * 64}}}\n",
+            r"unknown key\(s\) url",
+        ),
+        (
+            f"- {{name: n, class: Net, locaton: x, sha256: {'a' * 64}}}\n",
+            r"Did you mean 'location'\?",
+        ),
+        (
+            f"- {{name: n, class: Net, location: 'ftp://h/x', sha256: {'a' * 64}}}\n",
+            "key 'location' must be an http",
+        ),
+    ],
+)
+def test_a_corrupt_catalogue_names_the_file_the_entry_and_the_key(
+    ganglion_plugins_isolated, tmp_path, text, match
+):
+    from ganglion.model.pretrained import CatalogueError
+
+    cat = tmp_path / "cat.yaml"
+    cat.write_text(text)
+    with pytest.raises(CatalogueError, match=match) as err:
+        Net.list_available_models(catalogue=cat)
+    assert str(cat) in str(err.value)
+
+
+def test_a_missing_catalogue_is_named(ganglion_plugins_isolated, tmp_path):
+    from ganglion.model.pretrained import CatalogueError
+
+    with pytest.raises(CatalogueError, match=r"absent.yaml does not exist"):
+        ModelPT.list_available_models(catalogue=tmp_path / "absent.yaml")
+    with pytest.raises(CatalogueError, match=r"cannot read the pretrained catalogue http"):
+        ModelPT.list_available_models(catalogue="http://127.0.0.1:9/cat.yaml")
+
+
+def test_catalogues_come_from_plugins_and_the_environment(tmp_path, alone, monkeypatch):
+    model, path = alone
+    data = path.read_bytes()
+    # a JSON catalogue named by a file:// URL, with a file:// location
+    a = tmp_path / "a.json"
+    a.write_text(json.dumps([_file_entry("from-env", data, path.as_uri())]))
+    b = _write_catalogue(tmp_path / "b.yaml", [_file_entry("from-env-2", data, "net.ganglion")])
+    monkeypatch.setenv("GANGLION_PRETRAINED_CATALOGUE", os.pathsep.join([a.as_uri(), str(b)]))
+    c = _write_catalogue(tmp_path / "c.yaml", [_file_entry("from-plugin", data, "net.ganglion")])
+
+    class Plugin:
+        @hookimpl
+        def register_pretrained(self, register):
+            register("tests", str(c))
+
+    ganglion.plugins.register(Plugin(), name="catalogue-plugin")
+    infos = Net.list_available_models()
+    assert [i.name for i in infos] == ["from-env", "from-env-2", "from-plugin"]
+    assert "catalogue 'tests' of plugin 'catalogue-plugin'" in infos[2].provider
+    for name in ("from-env", "from-env-2", "from-plugin"):
+        restored = Net.from_pretrained(name)
+        assert torch.equal(restored.linear.weight, model.linear.weight), name
+
+
+def test_listing_catalogues_imports_no_torch(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ganglion\n"
+        "from ganglion.plugins import registry\n"
+        "list(registry('pretrained'))\n"
+        "from ganglion.pretrained.download import download\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_environment_variable_keeps_urls_whole():
+    from ganglion.model.pretrained import split_sources
+
+    value = "file:///a/c.yaml:/b/c.yaml:http://127.0.0.1:8080/c.yaml::rel/c.json"
+    assert split_sources(value, ":") == [
+        "file:///a/c.yaml",
+        "/b/c.yaml",
+        "http://127.0.0.1:8080/c.yaml",
+        "rel/c.json",
+    ]
+    assert split_sources("C:\\a.yaml;https://h/c.yaml", ";") == ["C:\\a.yaml", "https://h/c.yaml"]

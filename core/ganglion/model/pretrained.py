@@ -53,6 +53,7 @@ __all__ = [
     "find_model",
     "pretrained_path",
     "read_catalogue",
+    "split_sources",
 ]
 
 #: Environment variable: extra catalogues (paths or URLs), separated by ``os.pathsep``.
@@ -148,7 +149,7 @@ def _read_text(source: str, refresh: bool, timeout: float) -> tuple[str, str]:
     return _decode(data, str(path)), path.resolve().as_uri()
 
 
-def _parse(text: str, where: str) -> Any:
+def _parse(text: str, where: str, origin: str) -> Any:
     import yaml
 
     try:
@@ -157,10 +158,11 @@ def _parse(text: str, where: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         at = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise CatalogueError(
-            f"{where}{at}: not valid YAML or JSON: {exc.problem or exc}. Fix the syntax there."
+            f"{where}{at}{origin}: not valid YAML or JSON: {exc.problem or exc}. Fix the syntax "
+            "there."
         ) from None
     except yaml.YAMLError as exc:
-        raise CatalogueError(f"{where}: not valid YAML or JSON: {exc}") from None
+        raise CatalogueError(f"{where}{origin}: not valid YAML or JSON: {exc}") from None
 
 
 def _entry_problem(item: dict[str, Any]) -> str | None:
@@ -201,9 +203,10 @@ def read_catalogue(
             (the message names the file, the entry and the key).
     """
     text_source = os.fspath(source)
-    where = f"pretrained catalogue {text_source}" + (f" (from {provider})" if provider else "")
+    origin = f" (from {provider})" if provider else ""
     text, base = _read_text(text_source, refresh, timeout)
-    data = _parse(text, where)
+    data = _parse(text, f"pretrained catalogue {text_source}", origin)
+    where = f"pretrained catalogue {text_source}{origin}"
     if data is None:
         return []
     if not isinstance(data, list):
@@ -241,6 +244,21 @@ def read_catalogue(
     return infos
 
 
+def split_sources(value: str, sep: str = os.pathsep) -> list[str]:
+    """``$GANGLION_PRETRAINED_CATALOGUE``'s paths and URLs: split at ``sep``, except where a
+    ``:`` belongs to a URL (``http://host:8080/cat.yaml`` stays whole on POSIX)."""
+    parts: list[str] = []
+    for piece in value.split(sep):
+        if parts and sep == ":":
+            joins_scheme = parts[-1].lower() in URL_SCHEMES and piece.startswith("//")
+            joins_port = _is_url(parts[-1]) and piece[:1].isdigit()
+            if joins_scheme or joins_port:
+                parts[-1] += ":" + piece
+                continue
+        parts.append(piece)
+    return [p.strip() for p in parts if p.strip()]
+
+
 def catalogue_sources(catalogue: Source | Sequence[Source] | None = None) -> list[tuple[Any, str]]:
     """Every catalogue to read, as ``(path or URL, who named it)``: the ``catalogue``
     argument first, then ``$GANGLION_PRETRAINED_CATALOGUE``, then plugins' catalogues."""
@@ -251,7 +269,7 @@ def catalogue_sources(catalogue: Source | Sequence[Source] | None = None) -> lis
         given = [catalogue] if isinstance(catalogue, (str, os.PathLike)) else list(catalogue)
         sources.extend((c, "the catalogue argument") for c in given)
     env = os.environ.get(ENV_CATALOGUE, "")
-    sources.extend((part, f"${ENV_CATALOGUE}") for part in env.split(os.pathsep) if part.strip())
+    sources.extend((part, f"${ENV_CATALOGUE}") for part in split_sources(env))
     for entry in registry("pretrained"):
         sources.append((entry.target, f"catalogue '{entry.name}' of {entry.provider}"))
     return sources
