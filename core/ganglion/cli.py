@@ -23,6 +23,10 @@ KIND_NAMES = [kind.replace("_", "-") for kind in HOOK_KINDS.values()]
 _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("ganglion.training.command", "compose a config with Hydra and train a model"),
     "info": ("ganglion.info", "describe a .ganglion model archive"),
+    "pretrained": (
+        "ganglion.model.pretrained",
+        "list or fetch pretrained models (list|fetch NAME)",
+    ),
 }
 
 

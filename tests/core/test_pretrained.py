@@ -501,3 +501,23 @@ def test_the_environment_variable_keeps_urls_whole():
         "rel/c.json",
     ]
     assert split_sources("C:\\a.yaml;https://h/c.yaml", ";") == ["C:\\a.yaml", "https://h/c.yaml"]
+
+
+def test_the_pretrained_command_lists_and_fetches(alone, tmp_path, capsys):
+    from ganglion.cli import main
+    from ganglion.model.pretrained import cached_path, find_model
+
+    _, path = alone
+    data = path.read_bytes()
+    cat = _write_catalogue(tmp_path / "cat.yaml", [_file_entry("net", data, "net.ganglion")])
+    assert main(["pretrained", "list", "--catalogue", str(cat), "--class", "Net"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["NAME", "CLASS", "SIZE", "DESCRIPTION"]
+    assert out[1].split()[:2] == ["net", "Net"] and out[1].endswith("net for tests")
+    assert main(["pretrained", "list", "--catalogue", str(cat), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["sha256"] == _sha(data)
+    assert main(["pretrained", "fetch", "net", "--catalogue", str(cat)]) == 0
+    fetched = Path(capsys.readouterr().out.strip())
+    assert fetched == cached_path(find_model("net", catalogue=cat)) and fetched.read_bytes() == data
+    assert main(["pretrained", "fetch", "nett", "--catalogue", str(cat)]) == 2
+    assert "Did you mean 'net'?" in capsys.readouterr().err
