@@ -14,9 +14,17 @@ Two measurements, in one run:
    no ratio against it is computed: the figure NeMo 3.0.0's EncDecCTCModel with the same
    layout gave in another run (733 ms per step, forward 304, backward 399, Novograd in a
    plain loop) is printed as a reference only.
+3. **Augmentation throughput**: utterances per second the training data pipeline delivers
+   with every waveform perturbation on (speed, pitch, EQ, reverb, noise, telephone with
+   the GSM-like quantiser half the time, gain; each at prob 1, the worst case) and with the
+   typical mix of the commented example in ``quartznet_digits.yaml`` (each some of the
+   time), on 1 and 2 worker processes, against the utterances per second the quick start's model
+   (``quartznet_digits``, its batch of 32) consumes in an fp32 training step. The issue's
+   goal is a ratio of at least 5. The pipeline is timed alone: in training the workers share
+   the cores with the step.
 
     .venv/bin/python bench/bench_asr.py [--steps 15] [--warmup 3] [--utterances 96]
-        [--threads N] [--skip-data] [--skip-direct]
+        [--threads N] [--skip-data] [--skip-direct] [--skip-augment] [--augment-steps 4]
 
 Timings on a shared machine are noisy: fp32 and bf16 steps are interleaved, and the fastest
 step is printed beside the median.
@@ -42,6 +50,27 @@ from ganglion.module import NeuralModule
 #: NeMo 3.0.0's step time for the same layout, measured in another run (reference only)
 NEMO_MS = {"forward": 304.0, "backward": 399.0, "total": 733.0}
 CONF = Path(ganglion_asr.__file__).parent / "conf" / "quartznet_5x5.yaml"
+DIGITS_CONF = Path(ganglion_asr.__file__).parent / "conf" / "quartznet_digits.yaml"
+#: every perturbation at prob 1: the most a training utterance can cost
+FULL_AUGMENTOR = {
+    "speed": {"prob": 1.0},
+    "pitch": {"prob": 1.0},
+    "eq": {"prob": 1.0},
+    "reverb": {"prob": 1.0},
+    "noise": {"prob": 1.0},
+    "telephone": {"prob": 1.0, "gsm_prob": 0.5},
+    "gain": {"prob": 1.0},
+}
+#: the commented example of quartznet_digits.yaml's train_ds: each perturbation some of the time
+TYPICAL_AUGMENTOR = {
+    "speed": {"prob": 0.5},
+    "pitch": {"prob": 0.3},
+    "eq": {"prob": 0.3},
+    "reverb": {"prob": 0.3},
+    "noise": {"prob": 0.5},
+    "telephone": {"prob": 0.2, "gsm_prob": 0.3},
+    "gain": {"prob": 0.5},
+}
 
 
 def make_corpus(folder: Path, count: int, seconds: float, sample_rate: int = 16000) -> Path:
@@ -64,21 +93,28 @@ def make_corpus(folder: Path, count: int, seconds: float, sample_rate: int = 160
     return manifest
 
 
-def bench_data(manifest: Path, cfg, batch_size: int, workers: int, repeats: int) -> float:
-    """Median utterances/s loaded, collated and featurised."""
+def bench_data(
+    manifest: Path, cfg, batch_size: int, workers: int, repeats: int, augmentor=None
+) -> float:
+    """Median utterances/s loaded (and augmented, with ``augmentor``), collated and
+    featurised."""
     from ganglion_asr.data.dataset import build_dataloader
 
     pre = NeuralModule.from_config_dict(cfg.model.preprocessor)
     pre.train()  # dither on, as in training
+    section = {
+        "manifest_filepath": str(manifest),
+        "batch_size": batch_size,
+        "shuffle": True,
+        "num_workers": workers,
+    }
+    if augmentor:
+        section["augmentor"] = augmentor
     loader = build_dataloader(
-        {
-            "manifest_filepath": str(manifest),
-            "batch_size": batch_size,
-            "shuffle": True,
-            "num_workers": workers,
-        },
+        section,
         labels=list(cfg.model.labels),
         sample_rate=int(cfg.model.sample_rate),
+        key="model.train_ds",
     )
     rates = []
     for _ in range(repeats):
@@ -178,6 +214,10 @@ def main() -> None:
     parser.add_argument(
         "--skip-direct", action="store_true", help="skip the row with direct depthwise convs"
     )
+    parser.add_argument("--skip-augment", action="store_true")
+    parser.add_argument(
+        "--augment-steps", type=int, default=4, help="quartznet_digits steps timed (section 3)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -213,11 +253,15 @@ def main() -> None:
         "closest to an idle machine's); compare runs made at the same load.\n"
     )
 
-    if args.skip_data:
+    if args.skip_data and args.skip_augment:
         return
     folder = Path(tempfile.mkdtemp(prefix="bench_asr_"))
     try:
         manifest = make_corpus(folder, args.utterances, args.seconds)
+        if not args.skip_augment:
+            bench_augmentation(manifest, args)
+        if args.skip_data:
+            return
         consumed = args.batch / (results["fp32"]["total"] / 1000)
         print(
             f"data pipeline ({args.utterances} wav files of {args.seconds:g} s: load + collate "
@@ -231,6 +275,30 @@ def main() -> None:
             )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def bench_augmentation(manifest: Path, args: argparse.Namespace) -> None:
+    """Section 3: the augmented pipeline on 1 and 2 workers against what a quartznet_digits
+    training step consumes."""
+    digits = OmegaConf.load(DIGITS_CONF)
+    batch = int(digits.model.train_ds.batch_size)
+    step = bench_training(digits, batch, args.seconds, args.augment_steps, 1, ["fp32"])["fp32"]
+    consumed = batch / (step["total"] / 1000)
+    print(
+        f"augmentation throughput ({args.utterances} wav files of {args.seconds:g} s: load + "
+        "full augmentor + collate + log-mel), utterances/s; quartznet_digits fp32 training "
+        f"step at batch {batch}: {step['total']:.0f} ms = {consumed:.1f} utt/s consumed"
+    )
+    plain = bench_data(manifest, digits, batch, 0, repeats=1)
+    print(f"  no augmentor, num_workers=0: {plain:8.0f} utt/s  = x{plain / consumed:.1f}")
+    for name, augmentor in (("full", FULL_AUGMENTOR), ("typical", TYPICAL_AUGMENTOR)):
+        for workers in (1, 2):
+            rate = bench_data(manifest, digits, batch, workers, repeats=2, augmentor=augmentor)
+            print(
+                f"  {name} augmentor, num_workers={workers}: {rate:8.0f} utt/s  = "
+                f"x{rate / consumed:.1f} what a training step consumes (goal: x5)"
+            )
+    print()
 
 
 if __name__ == "__main__":

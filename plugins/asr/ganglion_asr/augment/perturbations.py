@@ -104,24 +104,42 @@ class SpeedPerturbation(Perturbation):
 
 
 def _time_stretch(audio: np.ndarray, factor: float, n_fft: int = 512, hop: int = 128) -> np.ndarray:
-    """Phase-vocoder time stretch: ``factor`` > 1 makes the audio longer, pitch unchanged."""
-    from scipy.signal import istft, stft
+    """Phase-vocoder time stretch: ``factor`` > 1 makes the audio longer, pitch unchanged.
 
-    window = "hann"
-    _, _, spec = stft(audio, nperseg=n_fft, noverlap=n_fft - hop, window=window, boundary="zeros")
-    frames = spec.shape[1]
-    steps = np.arange(0.0, frames - 1, 1.0 / factor)
-    left = steps.astype(np.int64)
-    frac = (steps - left)[None, :]
-    mag = (1 - frac) * np.abs(spec[:, left]) + frac * np.abs(spec[:, left + 1])
-    omega = 2 * np.pi * hop * np.arange(spec.shape[0])[:, None] / n_fft  # expected advance
-    advance = np.angle(spec[:, left + 1]) - np.angle(spec[:, left]) - omega
-    advance = omega + (advance + np.pi) % (2 * np.pi) - np.pi  # wrapped deviation + expected
-    phase = np.angle(spec[:, :1]) + np.concatenate(
-        [np.zeros((spec.shape[0], 1)), np.cumsum(advance[:, :-1], axis=1)], axis=1
+    Frames are cut with a stride view and summed back by reshaping (``hop`` divides
+    ``n_fft``), so the whole stretch is a few array operations.
+    """
+    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann: sums to constant
+    # reflected at the start, so the first frame (whose phases seed the rest) holds signal
+    padded = np.pad(audio, (n_fft, 0), mode="reflect")
+    padded = np.pad(padded, (0, n_fft + (-len(audio)) % hop))
+    frames = np.ascontiguousarray(
+        np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop] * window
     )
-    _, out = istft(mag * np.exp(1j * phase), nperseg=n_fft, noverlap=n_fft - hop, window=window)
-    return np.asarray(out, dtype=np.float32)
+    spec = np.fft.rfft(frames, axis=1)  # [frames, bins]
+    steps = np.arange(0.0, spec.shape[0] - 1, 1.0 / factor)
+    left = steps.astype(np.int64)
+    frac = (steps - left).astype(np.float32)[:, None]
+    a, b = spec[left], spec[left + 1]
+    mag = (1 - frac) * np.abs(a) + frac * np.abs(b)
+    omega = (2 * np.pi * hop / n_fft) * np.arange(spec.shape[1], dtype=np.float32)
+    advance = np.angle(b) - np.angle(a) - omega
+    advance = omega + (advance + np.pi) % (2 * np.pi) - np.pi
+    phase = np.angle(spec[0]) + np.cumsum(advance, axis=0) - advance
+    stretched = np.empty(mag.shape, dtype=np.complex64)  # mag * exp(i phase), but cheaper
+    stretched.real = mag * np.cos(phase)
+    stretched.imag = mag * np.sin(phase)
+    out_frames = np.fft.irfft(stretched, n=n_fft, axis=1) * window
+    # overlap-add: n_fft // hop interleaved groups of frames, each a plain concatenation
+    count, per = out_frames.shape[0], n_fft // hop
+    total = (count - 1) * hop + n_fft
+    out = np.zeros(total + n_fft, dtype=np.float32)
+    for k in range(per):
+        group = out_frames[k::per].reshape(-1)
+        out[k * hop : k * hop + group.shape[0]] += group
+    norm = float(np.sum(window**2)) / hop  # the squared windows' overlap sum
+    trim = out[n_fft : n_fft + int(round(len(audio) * factor))] / norm
+    return trim.astype(np.float32)
 
 
 class PitchPerturbation(Perturbation):
@@ -336,6 +354,7 @@ class TelephonePerturbation(Perturbation):
         self.min_gain_db = float(min_gain_db)
         self.max_gain_db = float(max_gain_db)
         self.gsm_prob = float(gsm_prob)
+        self._sos: dict[float, np.ndarray] = {}
 
     def apply(self, audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
         from scipy.signal import butter, sosfilt
@@ -345,7 +364,11 @@ class TelephonePerturbation(Perturbation):
         line_sr = 8000
         narrow = _resample(audio, sample_rate, line_sr, "HQ") if sample_rate != line_sr else audio
         high = min(self.high_hz, 0.49 * line_sr)
-        sos = butter(4, [self.low_hz, high], btype="bandpass", fs=line_sr, output="sos")
+        sos = self._sos.get(high)
+        if sos is None:
+            sos = self._sos[high] = butter(
+                4, [self.low_hz, high], btype="bandpass", fs=line_sr, output="sos"
+            )
         narrow = sosfilt(sos, narrow)
         narrow = np.clip(narrow * 10 ** (gain_db / 20), -1.0, 1.0)
         coded = _mu_law(narrow)
