@@ -318,3 +318,17 @@ def test_model_augments_training_only_and_transcribe_is_untouched(corpus):
         batch = next(iter(augmented._validation_dl))
         plain_batch = next(iter(plain._validation_dl))
     assert all(torch.equal(x, y) for x, y in zip(batch, plain_batch))
+    # and training runs on the augmented items under Lightning
+    trainer = pl.Trainer(
+        max_steps=2,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
+    augmented.train()
+    trainer.fit(augmented)
+    assert trainer.global_step == 2 and torch.isfinite(trainer.callback_metrics["train_loss"])
