@@ -5,10 +5,10 @@ A catalogue is a YAML (or JSON) file holding a list of entries::
 
     - name: QuartzNetDigits
       class: EncDecCTCModel            # a registered model name
-      description: spoken digits, 4.1% WER on the held-out speakers
+      description: spoken digit strings (what a listing shows)
       location: QuartzNetDigits.ganglion   # a URL, or a path relative to the catalogue
       sha256: 9f2c...                  # 64 hex digits
-      size: 5180416                    # bytes
+      size: 2355200                    # bytes
 
 ``scripts/make_catalogue.py ARCHIVE... --base-url URL -o catalogue.yaml`` writes one from
 archives. Catalogues come from three places, all read only when models are listed or looked
