@@ -203,6 +203,7 @@ def test_gain_is_exact_in_db():
         ({"speed": {"prob": 1.5}}, rf"{KEY}\.speed\.prob"),
         ({"noise": {"max_snr_db": "loud"}}, rf"{KEY}\.noise\.max_snr_db must be a number"),
         ({"noise": {"colours": ["purple"]}}, rf"{KEY}\.noise\.colours"),
+        ({"noise": {"colours": 5}}, rf"{KEY}\.noise\.colours must be a list"),
         ({"noise": {"noise_dir": "/no/such/dir"}}, rf"{KEY}\.noise\.noise_dir"),
         ({"reverb": {"max_rt60": 9.0}}, rf"{KEY}\.reverb\.max_rt60 must lie"),
         ({"eq": {"min_bands": 4, "max_bands": 2}}, rf"{KEY}\.eq: min_bands"),

@@ -96,9 +96,11 @@ class AudioAugmentor:
         out = np.ascontiguousarray(audio, dtype=np.float32)
         # one seed per slot of ORDER, drawn always: a perturbation's draws do not depend on
         # which others are configured
-        seeds = rng.integers(0, 2**63, size=len(ORDER))
-        for perturbation in self.perturbations:
-            slot = ORDER.index(type(perturbation)) if type(perturbation) in ORDER else 0
+        # (perturbations of other classes get the slots after those, by position)
+        seeds = rng.integers(0, 2**63, size=len(ORDER) + len(self.perturbations))
+        for position, perturbation in enumerate(self.perturbations):
+            kind = type(perturbation)
+            slot = ORDER.index(kind) if kind in ORDER else len(ORDER) + position
             out = perturbation(out, sample_rate, np.random.default_rng(int(seeds[slot])))
         return out
 
@@ -196,6 +198,10 @@ def _noise_sources(settings: dict[str, Any], where: str) -> None:
     colours = settings.get("colours", _COLOURS)
     if isinstance(colours, str):
         colours = [colours]
+    if colours is not None and not isinstance(colours, Sequence):
+        raise ConfigError(
+            f"{where}.colours must be a list of white, pink, brown (or []), got {colours!r}"
+        )
     colours = list(colours or [])
     for colour in colours:
         if colour not in _COLOURS:
