@@ -124,7 +124,7 @@ def _time_stretch(audio: np.ndarray, factor: float, n_fft: int = 512, hop: int =
     mag = (1 - frac) * np.abs(a) + frac * np.abs(b)
     omega = (2 * np.pi * hop / n_fft) * np.arange(spec.shape[1], dtype=np.float32)
     advance = np.angle(b) - np.angle(a) - omega
-    advance = omega + (advance + np.pi) % (2 * np.pi) - np.pi
+    advance = omega + advance - np.float32(2 * np.pi) * np.round(advance / np.float32(2 * np.pi))
     phase = np.angle(spec[0]) + np.cumsum(advance, axis=0) - advance
     stretched = np.empty(mag.shape, dtype=np.complex64)  # mag * exp(i phase), but cheaper
     stretched.real = mag * np.cos(phase)
