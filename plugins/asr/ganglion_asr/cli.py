@@ -121,6 +121,36 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--snr-db", type=_pair(float), default=d.snr_db, help="noise SNR LOW,HIGH")
     p.add_argument(
+        "--engines",
+        type=_names,
+        default=list(d.engines),
+        help="comma-separated synthesisers: espeak-ng, festival (default: espeak-ng)",
+    )
+    p.add_argument(
+        "--festival-voices",
+        type=_names,
+        default=[],
+        help="comma-separated festival voices (default: every English one not reserved)",
+    )
+    p.add_argument(
+        "--festival-share",
+        type=float,
+        default=d.festival_share,
+        help="with both engines, the fraction of utterances festival speaks",
+    )
+    p.add_argument(
+        "--festival-stretch",
+        type=_pair(float),
+        default=d.festival_stretch,
+        help="festival duration stretch LOW,HIGH (1: the voice's own speed)",
+    )
+    p.add_argument(
+        "--festival-f0-std",
+        type=_pair(int),
+        default=d.festival_f0_std,
+        help="festival F0 standard deviation LOW,HIGH in Hz",
+    )
+    p.add_argument(
         "-j", "--jobs", type=_positive_int, default=None, help="worker processes (default: CPUs)"
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing corpus")
@@ -425,6 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_convert(sub)
     _add_transcribe(sub)
     _add_export(sub)
+    from ganglion_asr.data import sanity_command
+
+    sanity_command.add_parser(sub)
     return parser
 
 
