@@ -24,7 +24,7 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("ganglion.training.command", "compose a config with Hydra and train a model"),
     "info": ("ganglion.info", "describe a .ganglion model archive"),
     "pretrained": (
-        "ganglion.model.pretrained",
+        "ganglion.pretrained.command",
         "list or fetch pretrained models (list|fetch NAME)",
     ),
 }

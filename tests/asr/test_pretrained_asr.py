@@ -16,7 +16,7 @@ import torch
 import yaml
 from asr_fixtures import TINY_ASR_MODULES
 
-from ganglion.model.pretrained import read_catalogue
+from ganglion.pretrained.catalogue_files import read_catalogue
 from ganglion_asr.data.vocab import ENGLISH_LABELS
 from ganglion_asr.models import EncDecCTCModel
 

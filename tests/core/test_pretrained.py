@@ -304,7 +304,7 @@ def _file_entry(name: str, data: bytes, location: str, cls: str = "Net", **extra
 
 
 def test_catalogue_files_list_entries_of_a_class_and_its_subclasses(tmp_path, alone):
-    from ganglion.model.pretrained import PretrainedModelInfo as Info
+    from ganglion.pretrained.catalogue import PretrainedModelInfo as Info
 
     ganglion.register_model("SubNet", SubNet)
     ganglion.register_model("Other", Other)
@@ -376,7 +376,7 @@ def test_a_checksum_or_size_mismatch_deletes_the_download_and_says_why(server, a
 
 
 def test_unreachable_archives_say_the_url_and_where_to_put_a_copy(server, alone, tmp_path):
-    from ganglion.model.pretrained import cached_path, find_model
+    from ganglion.pretrained.lookup import cached_path, find_model
 
     model, path = alone
     data = path.read_bytes()
@@ -434,7 +434,7 @@ def test_unknown_names_suggest_close_ones_from_every_catalogue(tmp_path, alone):
 def test_a_corrupt_catalogue_names_the_file_the_entry_and_the_key(
     ganglion_plugins_isolated, tmp_path, text, match
 ):
-    from ganglion.model.pretrained import CatalogueError
+    from ganglion.pretrained.catalogue_files import CatalogueError
 
     cat = tmp_path / "cat.yaml"
     cat.write_text(text)
@@ -444,7 +444,7 @@ def test_a_corrupt_catalogue_names_the_file_the_entry_and_the_key(
 
 
 def test_a_missing_catalogue_is_named(ganglion_plugins_isolated, tmp_path):
-    from ganglion.model.pretrained import CatalogueError
+    from ganglion.pretrained.catalogue_files import CatalogueError
 
     with pytest.raises(CatalogueError, match=r"absent.yaml does not exist"):
         ModelPT.list_available_models(catalogue=tmp_path / "absent.yaml")
@@ -491,7 +491,7 @@ def test_listing_catalogues_imports_no_torch(tmp_path):
 
 
 def test_the_environment_variable_keeps_urls_whole():
-    from ganglion.model.pretrained import split_sources
+    from ganglion.pretrained.catalogue_files import split_sources
 
     value = "file:///a/c.yaml:/b/c.yaml:http://127.0.0.1:8080/c.yaml::rel/c.json"
     assert split_sources(value, ":") == [
@@ -505,7 +505,7 @@ def test_the_environment_variable_keeps_urls_whole():
 
 def test_the_pretrained_command_lists_and_fetches(alone, tmp_path, capsys):
     from ganglion.cli import main
-    from ganglion.model.pretrained import cached_path, find_model
+    from ganglion.pretrained.lookup import cached_path, find_model
 
     _, path = alone
     data = path.read_bytes()

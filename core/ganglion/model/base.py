@@ -284,7 +284,7 @@ class ModelPT(pl.LightningModule, NeuralModule):
         """Pretrained checkpoints for this class and its subclasses (all of them for
         ``ModelPT``), sorted by name: from plugins' catalogues, ``$GANGLION_PRETRAINED_CATALOGUE``
         and ``catalogue`` (a catalogue path or URL, or a list of them)."""
-        from ganglion.model.pretrained import available_models
+        from ganglion.pretrained.lookup import available_models
 
         return available_models(cls, catalogue)
 
@@ -457,9 +457,9 @@ class ModelPT(pl.LightningModule, NeuralModule):
         against the catalogue's sha256 and size, resume when interrupted, and are reused
         without any network access afterwards (``refresh=True``, or NeMo's
         ``refresh_cache=True``, fetches again). ``catalogue``: a catalogue path or URL (or a
-        list of them) searched before plugins' (see :mod:`ganglion.model.pretrained`).
+        list of them) searched before plugins' (see :mod:`ganglion.pretrained.catalogue_files`).
         """
-        from ganglion.model.pretrained import pretrained_path
+        from ganglion.pretrained.lookup import pretrained_path
 
         path = pretrained_path(
             model_name, model_class=cls, catalogue=catalogue, refresh=refresh or refresh_cache

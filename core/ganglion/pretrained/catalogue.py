@@ -11,7 +11,7 @@ from ganglion.archive.format import SHA256_HEX
 from ganglion.errors import GanglionError, UnknownNameError, did_you_mean
 from ganglion.pretrained.download import URL_SCHEMES
 
-__all__ = ["PretrainedModelInfo", "find_pretrained", "list_pretrained"]
+__all__ = ["PretrainedModelInfo", "belongs_to", "find_pretrained", "list_pretrained"]
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def _catalogue(
     for entry in registry("models"):
         if not entry.metadata.get("pretrained"):
             continue
-        if model_class is not None and not _belongs_to(entry, model_class):
+        if model_class is not None and not belongs_to(entry, model_class):
             continue
         good, bad = _parse_entries(entry)
         infos.extend(good)
@@ -126,7 +126,7 @@ def _catalogue(
     return infos, problems
 
 
-def _belongs_to(entry: Any, model_class: Any) -> bool:
+def belongs_to(entry: Any, model_class: Any) -> bool:
     """Whether the registered model of ``entry`` is ``model_class`` or one of its subclasses."""
     from ganglion.registry import qualified_name
 

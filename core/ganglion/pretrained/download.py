@@ -18,7 +18,7 @@ from ganglion.archive.format import safe_basename
 from ganglion.cache import ENV_CACHE, cache_dir
 from ganglion.errors import GanglionError
 
-__all__ = ["URL_SCHEMES", "DownloadError", "download"]
+__all__ = ["URL_SCHEMES", "DownloadError", "download", "download_target"]
 
 #: The URL schemes :func:`download` fetches.
 URL_SCHEMES = ("http", "https", "file")
@@ -34,7 +34,11 @@ def _safe_filename(url: str) -> str:
     return safe_basename(path.rstrip("/").rsplit("/", 1)[-1], default="model.ganglion")
 
 
-def _default_target(url: str, sha256: str | None) -> Path:
+def download_target(url: str, sha256: str | None = None) -> Path:
+    """Where :func:`download` puts ``url`` by default: ``<cache>/downloads/<key>/<file name>``.
+
+    The key is the first 24 hex digits of ``sha256`` when given, of the URL's sha256 otherwise.
+    """
     # keyed by the content's checksum when known (a new release gets a new file, a moved URL
     # reuses the old one), by the URL otherwise
     key = sha256 or "url-" + hashlib.sha256(url.encode()).hexdigest()
@@ -96,7 +100,7 @@ def download(
     if scheme not in URL_SCHEMES:
         raise DownloadError(f"cannot download {url!r}: only http://, https:// and file:// URLs")
     expected = sha256.lower() if sha256 else None
-    target = Path(path) if path is not None else _default_target(url, expected)
+    target = Path(path) if path is not None else download_target(url, expected)
     if target.is_file() and not refresh:
         return target
     try:

@@ -12,7 +12,15 @@ from ganglion.errors import GanglionError
 from ganglion.pretrained.catalogue import find_pretrained
 from ganglion.pretrained.download import URL_SCHEMES, download
 
-__all__ = ["resolve_pretrained"]
+__all__ = ["names_an_archive", "resolve_pretrained"]
+
+
+def names_an_archive(text: str) -> bool:
+    """Whether ``text`` is a URL or a path to an archive rather than a catalogue name."""
+    if urllib.parse.urlsplit(text).scheme in URL_SCHEMES:
+        return True
+    looks_like_path = os.sep in text or "/" in text or text.endswith(".ganglion")
+    return looks_like_path or Path(text).expanduser().is_file()
 
 
 def resolve_pretrained(
@@ -34,8 +42,7 @@ def resolve_pretrained(
     if urllib.parse.urlsplit(text).scheme in URL_SCHEMES:
         return download(text, refresh=refresh_cache, progress=progress)
     local = Path(text).expanduser()
-    looks_like_path = os.sep in text or "/" in text or text.endswith(".ganglion")
-    if looks_like_path or local.is_file():
+    if names_an_archive(text):
         if not local.is_file():
             raise GanglionError(f"from_pretrained: no archive at {local}")
         return local
