@@ -196,7 +196,7 @@ def register_pretrained(register: RegisterCallback) -> None:
     catalogue: a local path (``str`` or ``Path``) or an ``http(s)://`` / ``file://`` URL. It
     is read only then, and reading it imports nothing. The file is a list of entries with
     ``name``, ``class`` (a registered model name), ``description``, ``location`` (a URL, or a
-    path relative to the catalogue), ``sha256`` and ``size``; see :mod:`ganglion.model.pretrained`.
+    path relative to the catalogue), ``sha256`` and ``size``; see :mod:`ganglion.pretrained.catalogue_files`.
 
     Example::
 
