@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ganglion.archive import atomic_output
 from ganglion_asr.data.manifest import write_manifest
 from ganglion_asr.data.synth_digits import DIGIT_WORDS
 from ganglion_asr.data.text import read_utf8_text
@@ -220,14 +220,8 @@ def make_sanity_set(
         text = normalize_digit_text(rec.text)
         audio = _read_recording(rec.source)
         target = wavs / f"{rec.name}.wav"
-        fd, tmp = tempfile.mkstemp(dir=wavs, prefix=f".{rec.name}.", suffix=".tmp.wav")
-        os.close(fd)
-        try:
-            sf.write(tmp, audio, SAMPLE_RATE, subtype="PCM_16", format="WAV")
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_output(target) as stream:
+            sf.write(stream, audio, SAMPLE_RATE, subtype="PCM_16", format="WAV")
         rows.append(
             {
                 "audio_filepath": f"wavs/{rec.name}.wav",

@@ -471,20 +471,6 @@ def plan_corpus(
     return speakers, specs
 
 
-def _colored_noise(kind: str, n: int, rng: Any) -> Any:
-    """Unit-RMS white, pink (1/f power) or brown (1/f^2) noise, shaped in the frequency domain."""
-    import numpy as np
-
-    white = rng.standard_normal(n)
-    if kind != "white":
-        spectrum = np.fft.rfft(white)
-        freqs = np.arange(spectrum.shape[0], dtype=np.float64)
-        freqs[0] = 1.0
-        spectrum /= np.sqrt(freqs) if kind == "pink" else freqs
-        white = np.fft.irfft(spectrum, n)
-    return white / (np.sqrt(np.mean(white**2)) + 1e-12)
-
-
 def synthesize_utterance(spec: UtteranceSpec, out_dir: str, sample_rate: int) -> float:
     """Synthesise one utterance to ``out_dir/spec.relative_path``; returns its duration.
 
@@ -495,6 +481,7 @@ def synthesize_utterance(spec: UtteranceSpec, out_dir: str, sample_rate: int) ->
     import numpy as np
     import soundfile as sf
 
+    from ganglion_asr.augment.perturbations import coloured_noise
     from ganglion_asr.data.audio import resample
 
     target = Path(out_dir) / spec.relative_path
@@ -541,7 +528,7 @@ def synthesize_utterance(spec: UtteranceSpec, out_dir: str, sample_rate: int) ->
     if spec.noise is not None and spec.snr_db is not None:
         rng = np.random.default_rng(spec.seed)
         speech_rms = math.sqrt(float(np.mean(speech**2)))
-        noise = _colored_noise(spec.noise, signal.shape[0], rng)
+        noise = coloured_noise(spec.noise, signal.shape[0], rng)
         signal = signal + noise * speech_rms * 10 ** (-spec.snr_db / 20)
     signal = np.clip(signal, -1.0, 1.0).astype(np.float32)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{spec.utt_id}.", suffix=".tmp.wav")
