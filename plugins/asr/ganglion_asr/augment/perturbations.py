@@ -9,6 +9,7 @@ chance that it acts at all; when it does not, the input comes back unchanged. On
 
 from __future__ import annotations
 
+import abc
 import math
 import os
 from collections.abc import Sequence
@@ -48,7 +49,7 @@ def _power(audio: np.ndarray) -> float:
     return float(np.mean(np.square(audio, dtype=np.float64))) if audio.size else 0.0
 
 
-class Perturbation:
+class Perturbation(abc.ABC):
     """Base class: ``prob`` is the chance of acting; subclasses implement :meth:`apply`."""
 
     #: the key of this perturbation in an ``augmentor`` config mapping
@@ -63,8 +64,9 @@ class Perturbation:
         out = self.apply(np.asarray(audio, dtype=np.float32), int(sample_rate), rng)
         return np.ascontiguousarray(out, dtype=np.float32)
 
+    @abc.abstractmethod
     def apply(self, audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-        raise NotImplementedError
+        """The perturbed ``audio`` (float32 at ``sample_rate``), drawing from ``rng`` only."""
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
