@@ -3,6 +3,7 @@ modules of a tiny CTC model."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -27,6 +28,13 @@ TINY_ASR_MODULES = {
     },
     "decoder": {"_target_": "ConvASRDecoder", "feat_in": 48, "num_classes": 28},
 }
+
+
+def tiny_asr_config() -> dict:
+    """A fresh config of a tiny EncDecCTCModel: 16 kHz, English labels, TINY_ASR_MODULES."""
+    from ganglion_asr.data.vocab import ENGLISH_LABELS
+
+    return {"sample_rate": 16000, "labels": list(ENGLISH_LABELS), **copy.deepcopy(TINY_ASR_MODULES)}
 
 
 def write_tone(

@@ -14,20 +14,15 @@ import pytest
 import torch
 import yaml
 from archive_edits import peak_rss_rise, with_members
-from asr_fixtures import TINY_ASR_MODULES
+from asr_fixtures import tiny_asr_config
 
 from ganglion import ModelPT
 from ganglion.archive import CONFIG_NAME, ArchiveError
 from ganglion.errors import ConfigError
-from ganglion_asr.data.vocab import ENGLISH_LABELS
 from ganglion_asr.models import EncDecCTCModel
 from ganglion_asr.modules.features import AudioToMelSpectrogramPreprocessor
 
-CONFIG = {
-    "sample_rate": 16000,
-    "labels": list(ENGLISH_LABELS),
-    **copy.deepcopy(TINY_ASR_MODULES),
-}
+CONFIG = tiny_asr_config()
 
 
 @pytest.fixture(autouse=True)

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from asr_fixtures import TINY_ASR_MODULES, write_tone
+from asr_fixtures import tiny_asr_config, write_tone
 
 from ganglion.errors import ConfigError
 from ganglion_asr.cli import main
-from ganglion_asr.data.vocab import ENGLISH_LABELS
 from ganglion_asr.decoding import (
     BeamCTCDecoder,
     GreedyCTCDecoder,
@@ -22,11 +21,7 @@ from ganglion_asr.decoding import (
 )
 from ganglion_asr.models import EncDecCTCModel
 
-CONFIG = {
-    "sample_rate": 16000,
-    "labels": list(ENGLISH_LABELS),
-    **copy.deepcopy(TINY_ASR_MODULES),
-}
+CONFIG = tiny_asr_config()
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,6 @@ from_pretrained serves from a local HTTP server."""
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
 import http.server
@@ -14,10 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from asr_fixtures import TINY_ASR_MODULES
+from asr_fixtures import tiny_asr_config
 
 from ganglion.pretrained.catalogue_files import read_catalogue
-from ganglion_asr.data.vocab import ENGLISH_LABELS
 from ganglion_asr.models import EncDecCTCModel
 
 ROOT = Path(__file__).parents[2]
@@ -42,7 +40,7 @@ def _cache(tmp_path, monkeypatch):
 @pytest.fixture
 def archive(tmp_path):
     torch.manual_seed(0)
-    cfg = {"sample_rate": 16000, "labels": list(ENGLISH_LABELS), **copy.deepcopy(TINY_ASR_MODULES)}
+    cfg = tiny_asr_config()
     model = EncDecCTCModel(cfg)
     (tmp_path / "release").mkdir()
     return model, model.save_to(tmp_path / "release" / "QuartzNetDigits.ganglion")
