@@ -109,29 +109,37 @@ def _time_stretch(audio: np.ndarray, factor: float, n_fft: int = 512, hop: int =
     """Phase-vocoder time stretch: ``factor`` > 1 makes the audio longer, pitch unchanged.
 
     Frames are cut with a stride view and summed back by reshaping (``hop`` divides
-    ``n_fft``), so the whole stretch is a few array operations.
+    ``n_fft``), so the whole stretch is a few array operations, all in single precision
+    (``scipy.fft`` keeps float32; numpy's FFT would compute in float64). Magnitudes and
+    phases are taken once per analysis frame and interpolated from there.
     """
+    from scipy import fft
+
     window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann: sums to constant
     # reflected at the start, so the first frame (whose phases seed the rest) holds signal
     padded = np.pad(audio, (n_fft, 0), mode="reflect")
     padded = np.pad(padded, (0, n_fft + (-len(audio)) % hop))
-    frames = np.ascontiguousarray(
-        np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop] * window
-    )
-    spec = np.fft.rfft(frames, axis=1)  # [frames, bins]
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop] * window
+    spec = fft.rfft(frames, axis=1)  # [frames, bins], complex64
+    magnitude, angle = np.abs(spec), np.angle(spec)
     steps = np.arange(0.0, spec.shape[0] - 1, 1.0 / factor)
     left = steps.astype(np.int64)
     frac = (steps - left).astype(np.float32)[:, None]
-    a, b = spec[left], spec[left + 1]
-    mag = (1 - frac) * np.abs(a) + frac * np.abs(b)
-    omega = (2 * np.pi * hop / n_fft) * np.arange(spec.shape[1], dtype=np.float32)
-    advance = np.angle(b) - np.angle(a) - omega
-    advance = omega + advance - np.float32(2 * np.pi) * np.round(advance / np.float32(2 * np.pi))
-    phase = np.angle(spec[0]) + np.cumsum(advance, axis=0) - advance
+    mag = magnitude[left]
+    mag += frac * (magnitude[left + 1] - mag)
+    two_pi = np.float32(2 * np.pi)
+    omega = (two_pi * hop / n_fft) * np.arange(spec.shape[1], dtype=np.float32)
+    advance = angle[left + 1] - angle[left] - omega
+    advance -= two_pi * np.round(advance / two_pi)
+    advance += omega
+    phase = np.cumsum(advance, axis=0)
+    phase -= advance
+    phase += angle[0]
     stretched = np.empty(mag.shape, dtype=np.complex64)  # mag * exp(i phase), but cheaper
     stretched.real = mag * np.cos(phase)
     stretched.imag = mag * np.sin(phase)
-    out_frames = np.fft.irfft(stretched, n=n_fft, axis=1) * window
+    out_frames = fft.irfft(stretched, n=n_fft, axis=1)
+    out_frames *= window
     # overlap-add: n_fft // hop interleaved groups of frames, each a plain concatenation
     count, per = out_frames.shape[0], n_fft // hop
     total = (count - 1) * hop + n_fft
@@ -139,9 +147,8 @@ def _time_stretch(audio: np.ndarray, factor: float, n_fft: int = 512, hop: int =
     for k in range(per):
         group = out_frames[k::per].reshape(-1)
         out[k * hop : k * hop + group.shape[0]] += group
-    norm = float(np.sum(window**2)) / hop  # the squared windows' overlap sum
-    trim = out[n_fft : n_fft + int(round(len(audio) * factor))] / norm
-    return trim.astype(np.float32)
+    norm = np.float32(np.sum(window**2) / hop)  # the squared windows' overlap sum
+    return out[n_fft : n_fft + int(round(len(audio) * factor))] / norm
 
 
 class PitchPerturbation(Perturbation):
@@ -172,18 +179,21 @@ class PitchPerturbation(Perturbation):
 
 
 def coloured_noise(colour: str, length: int, rng: np.random.Generator) -> np.ndarray:
-    """``length`` samples of unit-power ``white``, ``pink`` (1/f) or ``brown`` (1/f²) noise."""
-    white = rng.standard_normal(length)
+    """``length`` samples of unit-power ``white``, ``pink`` (1/f) or ``brown`` (1/f²) noise,
+    float32 (shaped in single precision by ``scipy.fft``)."""
+    white = rng.standard_normal(length, dtype=np.float32)
     if colour != "white":
-        spectrum = np.fft.rfft(white)
-        freqs = np.arange(spectrum.shape[0], dtype=np.float64)
+        from scipy import fft
+
+        spectrum = fft.rfft(white)
+        freqs = np.arange(spectrum.shape[0], dtype=np.float32)
         freqs[0] = 1.0
         exponent = 0.5 if colour == "pink" else 1.0  # amplitude ~ f^-1/2 (pink), f^-1 (brown)
         spectrum /= freqs**exponent
         spectrum[0] = 0.0
-        white = np.fft.irfft(spectrum, n=length)
+        white = fft.irfft(spectrum, n=length)
     power = _power(white)
-    return (white / math.sqrt(power) if power > 0 else white).astype(np.float32)
+    return white / np.float32(math.sqrt(power)) if power > 0 else white
 
 
 class NoisePerturbation(Perturbation):
@@ -285,15 +295,16 @@ class ReverbPerturbation(Perturbation):
         drr_db = float(rng.uniform(self.min_drr_db, self.max_drr_db))
         predelay = int(rng.uniform(0.002, 0.01) * sample_rate)
         length = max(int(rt60 * sample_rate), 16)
-        t = np.arange(length) / sample_rate
-        tail = rng.standard_normal(length) * np.exp(-6.908 * t / rt60)  # -60 dB at rt60
+        t = np.arange(length, dtype=np.float32) / np.float32(sample_rate)
+        # -60 dB at rt60
+        tail = rng.standard_normal(length, dtype=np.float32) * np.exp(np.float32(-6.908 / rt60) * t)
         # air and walls absorb highs: smooth the tail more as it goes (two one-pole blends)
-        smooth = lfilter([0.3], [1.0, -0.7], tail)
-        late = np.clip(t / rt60, 0.0, 1.0)
-        tail = (1 - late) * tail + late * smooth
-        tail_energy = float(np.sum(tail**2))
-        tail *= math.sqrt(10 ** (-drr_db / 10) / tail_energy) if tail_energy > 0 else 0.0
-        ir = np.zeros(predelay + length, dtype=np.float64)
+        smooth = lfilter(np.float32([0.3]), np.float32([1.0, -0.7]), tail)
+        late = np.clip(t / np.float32(rt60), 0.0, 1.0)
+        tail += late * (smooth - tail)
+        tail_energy = _power(tail) * length
+        tail *= np.float32(math.sqrt(10 ** (-drr_db / 10) / tail_energy) if tail_energy > 0 else 0)
+        ir = np.zeros(predelay + length, dtype=np.float32)
         ir[0] = 1.0
         ir[predelay:] += tail
         return ir
@@ -302,10 +313,10 @@ class ReverbPerturbation(Perturbation):
         from scipy.signal import oaconvolve
 
         ir = self.impulse_response(sample_rate, rng)
-        wet = oaconvolve(audio.astype(np.float64), ir)[: audio.shape[0]]
+        wet = oaconvolve(audio, ir)[: audio.shape[0]]  # float32 throughout
         before, after = _power(audio), _power(wet)
         if after > 0:
-            wet *= math.sqrt(before / after)
+            wet *= np.float32(math.sqrt(before / after))
         return wet
 
 
