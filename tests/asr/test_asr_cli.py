@@ -6,8 +6,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
+import soundfile as sf
 from asr_fixtures import write_tone
 
 from ganglion_asr.cli import main
@@ -20,6 +23,7 @@ class _FakeModel:
     def __init__(self) -> None:
         self.restored: list[str] = []  # archive paths restore_from was called with
         self.calls: list[tuple[list, int]] = []
+        self.cfg = SimpleNamespace(sample_rate=16000)
 
     def transcribe(self, audio, batch_size):
         self.calls.append(([str(a) for a in audio], batch_size))
@@ -154,3 +158,19 @@ def test_wrong_kind_of_file_as_archive_is_an_error_without_traceback(wav, tmp_pa
     assert result.returncode == 2
     assert result.stderr.startswith(f"ganglion-asr transcribe: error: Refused archive {wav}")
     assert "Traceback" not in result.stderr
+
+
+def test_transcribe_says_once_how_other_rates_and_channels_are_converted(
+    archive, wav, fake, tmp_path, capsys
+):
+    phone = [write_tone(tmp_path / f"phone{i}.wav", 0.2, sample_rate=8000) for i in range(2)]
+    cd = tmp_path / "cd.wav"
+    sf.write(str(cd), np.zeros((4410, 2), dtype=np.float32), 44100)
+    assert main(["transcribe", str(archive), str(wav), *map(str, phone), str(cd)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("input audio:") == 1
+    assert "resampled 2 at 8000 Hz, 1 at 44100 Hz to 16000 Hz" in err
+    assert "averaged the channels of 1 multichannel file(s) to mono" in err
+    # audio already at the model's rate, in mono: nothing to say
+    assert main(["transcribe", str(archive), str(wav)]) == 0
+    assert "input audio" not in capsys.readouterr().err

@@ -359,6 +359,14 @@ def _run_transcribe(args: argparse.Namespace) -> int:
     model = EncDecCTCModel.restore_from(str(args.model), map_location="cpu")
     if decoding is not None:
         model.change_decoding_strategy(decoding)
+    from ganglion_asr.data.audio import describe_conversion
+
+    # said once for the whole input, before the work starts
+    note = describe_conversion(
+        [*files, *(e.audio_filepath for e in entries)], int(model.cfg.sample_rate)
+    )
+    if note:
+        print(note, file=sys.stderr)
     # manifest entries go as they are, so segments (offset, duration) are decoded alone
     hypotheses = model.transcribe([*files, *entries], batch_size=args.batch_size)
     rows = [{"audio_filepath": f, "pred_text": h} for f, h in zip(files, hypotheses)]

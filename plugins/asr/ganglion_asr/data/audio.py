@@ -6,6 +6,8 @@ Everything returns mono ``float32`` numpy arrays in [-1, 1] at the requested sam
 from __future__ import annotations
 
 import os
+from collections import Counter
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -42,6 +44,37 @@ def audio_duration(path: str | os.PathLike[str]) -> float:
     """Duration of an audio file in seconds, from its header."""
     rate, frames = audio_info(path)
     return frames / rate
+
+
+def describe_conversion(paths: Iterable[str | os.PathLike[str]], sample_rate: int) -> str | None:
+    """One sentence saying what :func:`load_audio` will do to these files to reach mono
+    ``sample_rate`` Hz (read from their headers), or ``None`` when they already are.
+
+    Every file takes the same path: channels are averaged, then soxr resamples band-limited
+    to the model's rate; audio recorded at 8 kHz (a telephone line) is upsampled and holds
+    nothing above 4 kHz, which models trained with telephone augmentation expect.
+    """
+    import soundfile as sf
+
+    rates: Counter[int] = Counter()
+    multichannel = 0
+    for path in dict.fromkeys(str(p) for p in paths):
+        try:
+            info = sf.info(path)
+        except Exception as exc:
+            raise _load_error(path, exc) from None
+        if info.samplerate != sample_rate:
+            rates[int(info.samplerate)] += 1
+        multichannel += info.channels > 1
+    parts = []
+    if rates:
+        listed = ", ".join(
+            f"{count} at {rate} Hz" for rate, count in sorted(rates.items(), key=lambda kv: kv[0])
+        )
+        parts.append(f"resampled {listed} to {sample_rate} Hz (soxr, band-limited)")
+    if multichannel:
+        parts.append(f"averaged the channels of {multichannel} multichannel file(s) to mono")
+    return "input audio: " + "; ".join(parts) if parts else None
 
 
 def load_audio(
