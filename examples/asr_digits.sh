@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # ganglion's main job: speech recognition of spoken digit strings, end to end on a CPU.
 #
-#   1. synthesise a corpus with espeak-ng (8000 training utterances; the validation and test
-#      sets are spoken by voices training never hears), deterministic for the seed;
-#   2. train the quartznet_digits QuartzNet with `ganglion train` for a 13-minute budget,
-#      which packages the best model as a .ganglion archive and tests it;
+#   1. synthesise a corpus with espeak-ng's English voices and variants and festival's ked
+#      voice in five registers (8000 training utterances, a quarter of them festival's; the
+#      validation and test sets are spoken by voices training never hears), deterministic for
+#      the seed;
+#   2. train the quartznet_digits QuartzNet with `ganglion train` for a 13-minute budget, on
+#      waveform-augmented audio (speed, pitch, EQ, reverberation, noise, telephone line,
+#      gain), which packages the best model as a .ganglion archive and tests it;
 #   3. transcribe the test set with that archive (`ganglion-asr transcribe`) and print the
 #      WER/CER and a few reference/hypothesis pairs;
 #   4. transcribe the human sanity set (the digit recordings of Debian's
@@ -15,15 +18,15 @@
 # synthesise, 13 to train, half a minute to test and transcribe; held-out-voice test WER
 # about 0.4 %); a second run reuses the corpus.
 # Settings through the environment:
-#   CORPUS=data/digits   corpus folder        SEED=0     corpus seed
-#   SANITY=data/sanity   human sanity set folder
-#   RUNS=runs/asr_digits runs folder          JOBS=nproc synthesis processes
+#   CORPUS=data/digits_voices  corpus folder  SEED=0     corpus seed
+#   SANITY=data/sanity         human sanity set folder
+#   RUNS=runs/asr_digits       runs folder    JOBS=nproc synthesis processes
 #   extra `ganglion train` overrides as arguments, e.g.
 #   bash examples/asr_digits.sh trainer.callbacks.0.budget=00:05:00
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CORPUS=${CORPUS:-data/digits}
+CORPUS=${CORPUS:-data/digits_voices}
 SANITY=${SANITY:-data/sanity}
 RUNS=${RUNS:-runs/asr_digits}
 SEED=${SEED:-0}
@@ -40,7 +43,7 @@ t0=$(stamp)
 echo "==> [1/4] the spoken-digit corpus in $CORPUS (seed $SEED)"
 # synth-digits is idempotent: a finished corpus made with the same settings is only checked
 # (no file is re-made), an interrupted one is completed, other settings are an error
-"$BIN/ganglion-asr" synth-digits "$CORPUS" --seed "$SEED" -j "$JOBS"
+"$BIN/ganglion-asr" synth-digits "$CORPUS" --engines espeak-ng,festival --seed "$SEED" -j "$JOBS"
 t1=$(stamp)
 
 RUN_DIR="$RUNS/$(date +%Y-%m-%d_%H-%M-%S)"

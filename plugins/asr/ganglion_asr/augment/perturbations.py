@@ -185,13 +185,15 @@ def coloured_noise(colour: str, length: int, rng: np.random.Generator) -> np.nda
     if colour != "white":
         from scipy import fft
 
-        spectrum = fft.rfft(white)
+        # shaped over a length the FFT is fast for (a prime length can take 10x as long)
+        size = fft.next_fast_len(length, real=True)
+        spectrum = fft.rfft(white, n=size)
         freqs = np.arange(spectrum.shape[0], dtype=np.float32)
         freqs[0] = 1.0
         exponent = 0.5 if colour == "pink" else 1.0  # amplitude ~ f^-1/2 (pink), f^-1 (brown)
         spectrum /= freqs**exponent
         spectrum[0] = 0.0
-        white = fft.irfft(spectrum, n=length)
+        white = fft.irfft(spectrum, n=size)[:length]
     power = _power(white)
     return white / np.float32(math.sqrt(power)) if power > 0 else white
 
