@@ -68,9 +68,7 @@ def describe_conversion(paths: Iterable[str | os.PathLike[str]], sample_rate: in
         multichannel += info.channels > 1
     parts = []
     if rates:
-        listed = ", ".join(
-            f"{count} at {rate} Hz" for rate, count in sorted(rates.items(), key=lambda kv: kv[0])
-        )
+        listed = ", ".join(f"{count} at {rate} Hz" for rate, count in sorted(rates.items()))
         parts.append(f"resampled {listed} to {sample_rate} Hz (soxr, band-limited)")
     if multichannel:
         parts.append(f"averaged the channels of {multichannel} multichannel file(s) to mono")
