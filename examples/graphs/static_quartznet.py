@@ -19,7 +19,7 @@ new lengths do not recompile.
 An eager twin (the same weights, the same optimizer) trains on the same batches, its steps
 interleaved with the graph's, and the script prints both step times, the compile time, the
 recompiles over the run and ``verify()``'s report (eager vs compiled divergence of the loss and
-every gradient). The corpus is ``ganglion-asr synth-digits``' (``data/digits`` by default);
+every gradient). The corpus is the quick start's (``data/digits_voices`` by default);
 with ``--fast`` and no corpus there, a tiny one is synthesised into a temporary folder
 (needs espeak-ng)::
 
@@ -60,7 +60,7 @@ from ganglion.optim import build_optimization
 from ganglion_asr.losses import CTCLoss
 
 CONFIG = Path(ganglion_asr.__file__).parent / "conf" / "quartznet_digits.yaml"
-DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "data" / "digits"
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "data" / "digits_voices"
 
 
 class DigitTrainGraph(StaticGraph):
@@ -127,7 +127,8 @@ def corpus_manifests(corpus: Path, fast: bool, workdir: Path) -> Path:
     if not fast:
         raise SystemExit(
             f"no corpus at {corpus} (train_manifest.json); make it with "
-            f"'ganglion-asr synth-digits {corpus}', or run with --fast"
+            f"'ganglion-asr synth-digits {corpus} --engines espeak-ng,festival' (the quick "
+            "start's corpus), or run with --fast"
         )
     from ganglion_asr.data.synth_digits import DigitCorpusConfig, synthesize_digit_corpus
 
