@@ -122,7 +122,11 @@ def test_archive_round_trip_gives_the_same_spectrogram(model, tmp_path):
     assert restored.cfg.fastpitch.vocab_size == 45
     assert restored.cfg.pitch_mean == 180.0
     assert torch.equal(restored.parse("call five one two"), tokens)
-    assert torch.allclose(restored.generate_spectrogram(tokens=tokens), spect)
+    # the same weights in a new module instance: equal up to float rounding (oneDNN may pick
+    # another kernel for the restored tensors' layout; 4e-7 apart was seen on one machine)
+    torch.testing.assert_close(
+        restored.generate_spectrogram(tokens=tokens), spect, atol=1e-5, rtol=1e-5
+    )
 
 
 def test_generate_spectrogram_is_log_mel_whose_length_follows_pace(model):
