@@ -16,7 +16,6 @@ Imports no torch.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import urllib.parse
@@ -41,16 +40,6 @@ PLACEHOLDER_NOTE = """\
 
 class CatalogueScriptError(Exception):
     """A bad argument or archive, said in one line."""
-
-
-def _sha256_and_size(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 def _model_name(path: Path) -> str:
@@ -109,6 +98,8 @@ def make_entries(
     descriptions: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The catalogue entries of ``archives`` (in the order given)."""
+    from ganglion.archive.artifacts import sha256_file
+
     if base_url is not None and urllib.parse.urlsplit(base_url).scheme not in (
         "http",
         "https",
@@ -129,7 +120,7 @@ def make_entries(
                 f"{archive} and {seen[name]} both give the name '{name}'; rename one"
             )
         seen[name] = archive
-        sha256, size = _sha256_and_size(archive)
+        sha256, size = sha256_file(archive)
         entries.append(
             {
                 "name": name,

@@ -282,7 +282,7 @@ def test_evaluation_sections_refuse_an_augmentor(corpus):
 
 
 def test_model_augments_training_only_and_transcribe_is_untouched(corpus):
-    import pytorch_lightning as pl
+    from ganglion_train_fixtures import quiet_trainer
 
     from ganglion_asr.models import EncDecCTCModel
 
@@ -300,7 +300,7 @@ def test_model_augments_training_only_and_transcribe_is_untouched(corpus):
             "optim": {"name": "adam", "lr": 1e-3},
         }
 
-    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
+    trainer = quiet_trainer()
     torch.manual_seed(0)
     augmented = EncDecCTCModel(config(ALL), trainer=trainer)
     torch.manual_seed(0)
@@ -320,16 +320,7 @@ def test_model_augments_training_only_and_transcribe_is_untouched(corpus):
         plain_batch = next(iter(plain._validation_dl))
     assert all(torch.equal(x, y) for x, y in zip(batch, plain_batch))
     # and training runs on the augmented items under Lightning
-    trainer = pl.Trainer(
-        max_steps=2,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-    )
+    trainer = quiet_trainer(max_steps=2, num_sanity_val_steps=0, limit_val_batches=0)
     augmented.train()
     trainer.fit(augmented)
     assert trainer.global_step == 2 and torch.isfinite(trainer.callback_metrics["train_loss"])

@@ -11,13 +11,13 @@ from asr_fixtures import needs_espeak
 
 from ganglion_asr.data import synth_digits
 from ganglion_asr.data.manifest import read_manifest
+from ganglion_asr.data.reserved import reserved_recording, reserved_voice
 from ganglion_asr.data.synth_digits import (
     FESTIVAL_REGISTERS,
     SPLITS,
     DigitCorpusConfig,
     SynthesisError,
     plan_corpus,
-    reserved_voice,
     synthesize_digit_corpus,
     synthesize_utterance,
 )
@@ -63,6 +63,10 @@ def test_reserved_voices_are_refused_by_name(setting, value, tmp_path):
         synthesize_digit_corpus(tmp_path, config, progress=False, log=lambda _: None)
     assert not any(tmp_path.iterdir())  # refused before anything is written
     assert reserved_voice("ked_diphone") is None and reserved_voice("flite_kal") == "flite"
+    # the same material by file path (noise recordings, say)
+    assert reserved_recording("/usr/share/asterisk/sounds/en/digits/1.gsm") == "asterisk/sounds"
+    assert reserved_recording("voices/english/kal_diphone/group/kallpc16k.group") == "kal_diphone"
+    assert reserved_recording("/usr/share/festival/voices/english/ked_diphone/x.wav") is None
 
 
 def test_default_corpus_is_espeak_only_and_records_no_festival_settings():

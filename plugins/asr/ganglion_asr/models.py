@@ -92,11 +92,7 @@ class EncDecCTCModel(ModelPT):
             for key in ("word_list", "lm"):
                 self._artifacts.pop(f"decoding.{key}", None)
             return build_ctc_decoder(None, self.labels)
-        settings = (
-            OmegaConf.to_container(section, resolve=True)
-            if isinstance(section, DictConfig)
-            else dict(section)
-        )
+        settings = _as_plain(section)
         for key in ("word_list", "lm"):
             value = settings.get(key)
             known = self._artifacts.get(f"decoding.{key}")

@@ -6,7 +6,6 @@ training utterance before features are computed (see ``plugins/asr/README.md``).
 """
 
 from ganglion_asr.augment.augmentor import (
-    RESERVED_NOISE_PATTERNS,
     AudioAugmentor,
     process_augmentations,
 )
@@ -23,7 +22,6 @@ from ganglion_asr.augment.perturbations import (
 )
 
 __all__ = [
-    "RESERVED_NOISE_PATTERNS",
     "AudioAugmentor",
     "EqualizerPerturbation",
     "GainPerturbation",

@@ -24,8 +24,9 @@ from ganglion_asr.augment.perturbations import (
     SpeedPerturbation,
     TelephonePerturbation,
 )
+from ganglion_asr.data.reserved import reserved_recording
 
-__all__ = ["RESERVED_NOISE_PATTERNS", "AudioAugmentor", "process_augmentations"]
+__all__ = ["AudioAugmentor", "process_augmentations"]
 
 #: The order perturbations are applied in, whatever the config's order: the speaker
 #: (speed, pitch), the microphone (eq), the room (reverb), the background (noise), the
@@ -38,19 +39,6 @@ ORDER: tuple[type[Perturbation], ...] = (
     NoisePerturbation,
     TelephonePerturbation,
     GainPerturbation,
-)
-
-#: Recordings kept out of training as independent test material: noise files whose path
-#: holds one of these are refused.
-RESERVED_NOISE_PATTERNS: tuple[str, ...] = (
-    "asterisk-core-sounds",
-    "asterisk/sounds",
-    "flite",
-    "cmu_us_kal",
-    "kal_diphone",
-    "cmu_us_slt",
-    "cmu_us_awb",
-    "cmu_us_rms",
 )
 
 _AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3"})
@@ -226,8 +214,7 @@ def _noise_sources(settings: dict[str, Any], where: str) -> None:
             )
         files += found
     for path in files:
-        lowered = path.replace("\\", "/").lower()
-        hit = next((p for p in RESERVED_NOISE_PATTERNS if p in lowered), None)
+        hit = reserved_recording(path)
         if hit:
             raise ConfigError(
                 f"{where}: noise file {path} is reserved ({hit!r} recordings are kept out of "

@@ -79,9 +79,6 @@ class AudioToCharDataset(Dataset):
             _check_files_exist(self.entries)
         self.durations: list[float] = [e.duration for e in self.entries]
         self.augmentor = augmentor
-        #: seed and epoch of the augmentation when an item is asked for by index alone
-        self.augment_seed = 0
-        self.epoch = 0
 
     def _check_texts(
         self, entries: list[ManifestEntry]
@@ -118,7 +115,7 @@ class AudioToCharDataset(Dataset):
         return len(self.entries)
 
     def __getitem__(self, index: int | tuple[int, int, int]) -> Item:
-        seed, epoch = self.augment_seed, self.epoch
+        seed, epoch = 0, 0  # an item asked for by index alone
         if isinstance(index, tuple):  # (index, seed, epoch) from an augmenting batch sampler
             index, seed, epoch = index
         audio = load_entry_audio(self.entries[index], self.sample_rate)

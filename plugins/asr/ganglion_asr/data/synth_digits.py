@@ -13,7 +13,7 @@ speakers are an installed English festival voice in a pitch register
 range, then the same resampling, level, silence and noise as espeak-ng's. Festival speakers
 are split across train/validation/test on their own, so both engines are heard in training,
 and ``festival_share`` of the utterances are festival's. Some voices are never used:
-:data:`RESERVED_VOICES`.
+:data:`ganglion_asr.data.reserved.RESERVED_VOICES`.
 
 The corpus is a function of the settings and the seed: every random choice is drawn up front
 from one seeded generator (noise from a per-utterance seed), so the same command writes the
@@ -45,6 +45,7 @@ from typing import Any
 
 from ganglion.archive import atomic_write_text
 from ganglion_asr.data.manifest import write_manifest
+from ganglion_asr.data.reserved import RESERVED_VOICES, reserved_voice
 from ganglion_asr.errors import DataError
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -62,12 +63,6 @@ ENGINES = ("espeak-ng", "festival")
 ESPEAK_ENGINE, FESTIVAL_ENGINE = ENGINES
 FESTIVAL_PACKAGES = "festival festvox-kdlpc16k"
 
-#: Independent test voices: kept out of every synthetic training corpus so that a model can
-#: be checked on voices (and a synthesiser, flite) it has never heard. Any festival voice
-#: whose name has one of these as a part (``kal_diphone``, ``cmu_us_slt_arctic_hts``,
-#: ``us-slt-hts``, ``cmu_us_awb_cg``, ``cmu_us_rms_cg``) and anything from flite is refused.
-RESERVED_VOICES = ("kal", "slt", "awb", "rms", "flite")
-
 #: Festival pitch registers: a festival speaker is a voice in one of these, and each
 #: utterance's F0 mean is drawn from the register's range (Hz).
 FESTIVAL_REGISTERS: dict[str, tuple[int, int]] = {
@@ -84,15 +79,6 @@ MIN_SAMPLE_RATE = 8000
 
 class SynthesisError(DataError):
     """espeak-ng or festival is missing, or failed on an utterance."""
-
-
-def reserved_voice(name: str) -> str | None:
-    """The reserved name ``name`` matches (see :data:`RESERVED_VOICES`), or ``None``."""
-    lowered = name.lower().removeprefix("festival:")
-    if lowered.startswith("flite") or "flite" in lowered.split(":"):
-        return "flite"
-    parts = lowered.replace("-", "_").replace("+", "_").split("_")
-    return next((r for r in RESERVED_VOICES if r in parts), None)
 
 
 def _refuse_reserved(names: Sequence[str], setting: str) -> None:
