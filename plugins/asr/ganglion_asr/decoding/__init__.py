@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ganglion.errors import ConfigError
+from ganglion.errors import ConfigError, check_known_keys
 from ganglion_asr.decoding.beam import (
     BeamCTCDecoder,
     DecodingError,
@@ -76,14 +76,9 @@ def build_ctc_decoder(
     Settings are checked first; a wrong one raises :class:`ConfigError` naming ``where``'s
     key; a missing or malformed word list or LM raises naming the file and line.
     """
-    settings = dict(DECODING_DEFAULTS)
     given = dict(cfg or {})
-    unknown = sorted(set(given) - set(DECODING_DEFAULTS))
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(DECODING_DEFAULTS)}"
-        )
-    settings.update({k: v for k, v in given.items()})
+    check_known_keys(given, DECODING_DEFAULTS, where=where)
+    settings = {**DECODING_DEFAULTS, **given}
     strategy = settings["strategy"]
     if strategy not in STRATEGIES:
         raise ConfigError(f"{where}.strategy is {strategy!r}; use one of {', '.join(STRATEGIES)}")
@@ -104,10 +99,9 @@ def build_ctc_decoder(
                 f"{where}: a word list or LM is used only by beam search; set "
                 f"{where}.strategy: beam (or lexicon_snap: true to snap greedy output)"
             )
-        decoder = GreedyCTCDecoder(labels)
         if settings["lexicon_snap"]:
             return _SnappingGreedy(labels, as_word_list(_plain(settings["word_list"]), labels))
-        return decoder
+        return GreedyCTCDecoder(labels)
     return BeamCTCDecoder(
         labels,
         beam_size,
@@ -123,29 +117,17 @@ def build_ctc_decoder(
 
 def _plain(value: Any) -> Any:
     """An OmegaConf list as a plain list (a path stays a path)."""
-    if value is None or isinstance(value, str):
-        return value
-    try:
-        from omegaconf import ListConfig, OmegaConf
+    from omegaconf import ListConfig, OmegaConf
 
-        if isinstance(value, ListConfig):
-            return list(OmegaConf.to_container(value))
-    except ImportError:  # pragma: no cover
-        pass
-    return value
+    return list(OmegaConf.to_container(value)) if isinstance(value, ListConfig) else value
 
 
 class _SnappingGreedy(GreedyCTCDecoder):
     """Greedy decoding, each unlisted output word replaced by the closest listed one."""
 
-    def __init__(self, labels: Sequence[str], word_list: WordList | None) -> None:
+    def __init__(self, labels: Sequence[str], word_list: WordList) -> None:
         super().__init__(labels)
         self.word_list = word_list
 
     def __call__(self, log_probs: Any, lengths: Any = None) -> list[str]:
-        wl = self.word_list
-        assert wl is not None
-        return [
-            " ".join(w if w in wl else wl.closest(w) for w in text.split())
-            for text in super().__call__(log_probs, lengths)
-        ]
+        return [self.word_list.snap(text) for text in super().__call__(log_probs, lengths)]

@@ -301,8 +301,7 @@ class BeamCTCDecoder:
         """``text`` with unlisted words replaced by the closest listed ones (when snapping)."""
         if not self.lexicon_snap or self.word_list is None:
             return text
-        wl = self.word_list
-        return " ".join(w if w in wl else wl.closest(w) for w in text.split())
+        return self.word_list.snap(text)
 
 
 def as_word_list(value: object, labels: Sequence[str]) -> WordList | None:

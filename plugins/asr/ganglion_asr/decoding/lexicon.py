@@ -90,6 +90,10 @@ class WordList:
         """The listed word nearest ``word`` by edit distance (the first listed on a tie)."""
         return min(self.words, key=lambda w: _edit_distance(word, w))
 
+    def snap(self, text: str) -> str:
+        """``text`` with each unlisted word replaced by the closest listed one."""
+        return " ".join(w if w in self else self.closest(w) for w in text.split())
+
     @classmethod
     def from_file(
         cls, path: str | os.PathLike[str], labels: Sequence[str] | None = None
