@@ -136,3 +136,16 @@ def test_transcribe_with_beam_options_decodes_with_them(tmp_path, files, capsys)
     assert main([*argv, "--lm", str(lm), "--alpha", "0.3"]) == 0
     text = capsys.readouterr().out.strip().split("\t")[1]
     assert all(w in ("one", "two", "three") for w in text.split())
+
+
+def test_transcribe_beam_options_keep_the_models_word_list(tmp_path, capsys):
+    wav = write_tone(tmp_path / "a.wav", 0.5)
+    model = _model({"strategy": "beam", "beam_size": 4, "word_list": ["one", "two", "three"]})
+    path = model.save_to(tmp_path / "m.ganglion")
+    assert main(["transcribe", str(path), str(wav), "--beam-size", "2"]) == 0
+    text = capsys.readouterr().out.strip().split("\t")[1]
+    assert text and all(w in ("one", "two", "three") for w in text.split())
+    # greedy asked for: the model's beam settings are left behind
+    assert main(["transcribe", str(path), str(wav), "--decoder", "greedy"]) == 0
+    greedy = capsys.readouterr().out.strip().split("\t")[1]
+    assert not all(w in ("one", "two", "three") for w in greedy.split())

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 from ganglion.command_args import whole_number
 from ganglion.command_errors import run_reporting_errors
@@ -241,7 +242,9 @@ def _add_transcribe(sub: argparse._SubParsersAction) -> None:
         help="print at most this many transcriptions (default: all)",
     )
     g = p.add_argument_group(
-        "decoding", "default: the model's own decoding (greedy unless it was saved otherwise)"
+        "decoding",
+        "default: the model's own decoding (greedy unless it was saved otherwise); beam "
+        "options change only what they name, keeping the model's word list and LM",
     )
     g.add_argument(
         "--decoder",
@@ -303,6 +306,17 @@ def _decoding_options(args: argparse.Namespace) -> dict | None:
     return section
 
 
+def _on_model_decoding(current: Any, options: dict) -> dict:
+    """The options over the model's own beam-search settings: ``--beam-size 16`` keeps the
+    word list and LM the model was saved with; ``--decoder greedy``, or a model that decodes
+    greedily, takes the options alone."""
+    if options["strategy"] != "beam" or not current or current.get("strategy") != "beam":
+        return options
+    from omegaconf import OmegaConf
+
+    return {**OmegaConf.to_container(OmegaConf.create(current), resolve=True), **options}
+
+
 def check_output_path(path: Path, option: str = "--output") -> None:
     """Refuse an output file that could not be written, before any work is done.
 
@@ -358,7 +372,7 @@ def _run_transcribe(args: argparse.Namespace) -> int:
     # refuses an archive of another kind of model before building it
     model = EncDecCTCModel.restore_from(str(args.model), map_location="cpu")
     if decoding is not None:
-        model.change_decoding_strategy(decoding)
+        model.change_decoding_strategy(_on_model_decoding(model.cfg.get("decoding"), decoding))
     from ganglion_asr.data.audio import describe_conversion
 
     # said once for the whole input, before the work starts
